@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+// spoolrun: a secure-webmail delivery portal run as a batch job. See ../shared/DESIGN.md §2
+// for the layout: a thin executable, the Spool engine, and one module per concern.
+import PackageDescription
+
+let package = Package(
+    name: "spoolrun",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "spoolrun", targets: ["spoolrun"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // One system-library target per C library: a module map and a shim header only.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CGMime", path: "Sources/CGMime", pkgConfig: "gmime-3.0",
+                       providers: [.apt(["libgmime-3.0-dev"])]),
+        .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+                       providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CQPDF", path: "Sources/CQPDF", pkgConfig: "libqpdf",
+                       providers: [.apt(["libqpdf-dev"])]),
+        .systemLibrary(name: "CHaru", path: "Sources/CHaru",
+                       providers: [.apt(["libhpdf-dev"])]),
+
+        .target(name: "Crypto", dependencies: ["COpenSSL"], path: "Sources/Crypto"),
+        .target(name: "Mail", dependencies: ["CGMime"], path: "Sources/Mail"),
+        .target(name: "Render", dependencies: ["CLibXML2", "CHaru", "CQPDF"], path: "Sources/Render"),
+        .target(
+            name: "Spool",
+            dependencies: [
+                "Crypto", "Mail",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/Spool"),
+        .executableTarget(
+            name: "spoolrun",
+            dependencies: [
+                "Spool",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/spoolrun"),
+
+        .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    ]
+)
