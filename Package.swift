@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "spoolrun",
             dependencies: [
-                "Spool",
+                "Spool", "Crypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

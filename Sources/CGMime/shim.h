@@ -12,6 +12,10 @@ static inline GMimeMessagePart *spoolrun_gmime_as_message_part(GMimeObject *o) {
 static inline GMimeObject *spoolrun_gmime_message_as_object(GMimeMessage *m) { return GMIME_OBJECT(m); }
 static inline GMimeStream *spoolrun_gmime_mem_as_stream(GMimeStreamMem *m) { return GMIME_STREAM(m); }
 static inline GMimeStreamMem *spoolrun_gmime_stream_as_mem(GMimeStream *s) { return GMIME_STREAM_MEM(s); }
+static inline int spoolrun_internet_address_is_mailbox(InternetAddress *a) { return INTERNET_ADDRESS_IS_MAILBOX(a); }
+static inline int spoolrun_internet_address_is_group(InternetAddress *a) { return INTERNET_ADDRESS_IS_GROUP(a); }
+static inline InternetAddressMailbox *spoolrun_internet_address_as_mailbox(InternetAddress *a) { return INTERNET_ADDRESS_MAILBOX(a); }
+static inline InternetAddressGroup *spoolrun_internet_address_as_group(InternetAddress *a) { return INTERNET_ADDRESS_GROUP(a); }
 static inline void spoolrun_g_object_unref(void *o) { g_object_unref(o); }
 static inline void spoolrun_g_free(void *p) { g_free(p); }
 #endif

@@ -38,18 +38,19 @@ public struct TunnelSealer: Sendable {
 
     private func sign(_ content: [UInt8]) throws -> [UInt8] {
         // CMS_BINARY: the payload is already canonical (CRLF), so it is hashed as it is.
-        let flags = UInt32(CMS_DETACHED | CMS_BINARY)
+        // CMS_STREAM: the signature is computed while SMIME_write_CMS copies the content;
+        // finalising first and writing afterwards makes OpenSSL add the signed attributes
+        // twice ("attribute error").
+        let flags = UInt32(CMS_DETACHED | CMS_BINARY | CMS_STREAM)
         let data = MemoryBIO.reading(content)
         defer { BIO_free(data) }
         guard let cms = CMS_sign(signerCertificate.ref, signerKey.ref, nil, data, flags) else {
             throw OpenSSLError.drain("signing the tunnel payload")
         }
         defer { CMS_ContentInfo_free(cms) }
-        let again = MemoryBIO.reading(content)
-        defer { BIO_free(again) }
         let out = MemoryBIO.writing()
         defer { BIO_free(out) }
-        guard SMIME_write_CMS(out, cms, again, Int32(flags)) == 1 else {
+        guard SMIME_write_CMS(out, cms, data, Int32(flags)) == 1 else {
             throw OpenSSLError.drain("writing multipart/signed")
         }
         return MemoryBIO.contents(out)

@@ -1,0 +1,92 @@
+// The signed content of a tunnel message (DESIGN §4): a multipart/mixed entity holding the
+// envelope JSON and the original message.
+internal import CGMime
+
+public struct TunnelPayload: Sendable {
+    public static let envelopeMediaType = "application/vnd.spoolrun.envelope+json"
+
+    /// The envelope part's decoded body (JSON text), if present.
+    public let envelope: [UInt8]?
+    /// The embedded original message (the message/rfc822 part), if present.
+    public let original: [UInt8]?
+
+    /// Builds the payload. Written by hand rather than through GMime on purpose: the
+    /// original message must travel unchanged, and GMime would re-serialise it. Lines are
+    /// CRLF so the entity is already canonical when it is signed.
+    public static func build(envelopeJSON: [UInt8], original: [UInt8], boundary: String) throws -> [UInt8] {
+        let delimiter = Array("--\(boundary)".utf8)
+        for body in [envelopeJSON, original] where contains(body, delimiter) {
+            throw MIMEError("the boundary occurs in the content")
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(envelopeJSON.count + original.count + 256)
+        func line(_ s: String) { out += Array(s.utf8) + [13, 10] }
+        line("Content-Type: multipart/mixed; boundary=\"\(boundary)\"")
+        line("")
+        line("--\(boundary)")
+        line("Content-Type: \(envelopeMediaType)")
+        line("")
+        out += envelopeJSON
+        line("")
+        line("--\(boundary)")
+        line("Content-Type: message/rfc822")
+        line("")
+        out += original
+        if original.last != 10 { line("") }
+        line("--\(boundary)--")
+        return out
+    }
+
+    /// Reads a payload with GMime. Throws only when the entity is not a multipart at all.
+    public static func parse(_ bytes: [UInt8]) throws -> TunnelPayload {
+        GMimeRuntime.ensure()
+        let stream = GMimeStreamAccess.stream(copying: bytes)
+        defer { unref(stream) }
+        let parser = g_mime_parser_new_with_stream(stream)
+        defer { unref(parser) }
+        guard let entity = g_mime_parser_construct_part(parser, nil) else {
+            throw MIMEError("the signed content is not a MIME entity")
+        }
+        defer { unref(entity) }
+        guard spoolrun_gmime_is_multipart(entity) != 0 else {
+            throw MIMEError("the signed content is not multipart/mixed")
+        }
+        let multipart = spoolrun_gmime_as_multipart(entity)
+        var envelope: [UInt8]? = nil
+        var original: [UInt8]? = nil
+        for i in 0..<g_mime_multipart_get_count(multipart) {
+            guard let part = g_mime_multipart_get_part(multipart, i) else { continue }  // borrowed
+            let ct = g_mime_object_get_content_type(part)
+            let type = (g_mime_content_type_get_mime_type(ct).map { p -> String in
+                defer { spoolrun_g_free(p) }
+                return String(cString: p)
+            } ?? "").lowercased()
+            if type == envelopeMediaType, envelope == nil, spoolrun_gmime_is_part(part) != 0,
+               let content = g_mime_part_get_content(spoolrun_gmime_as_part(part)) {
+                let out = g_mime_stream_mem_new()!
+                defer { unref(out) }
+                g_mime_data_wrapper_write_to_stream(content, out)
+                envelope = GMimeStreamAccess.bytes(of: out)
+            } else if type == "message/rfc822", original == nil, spoolrun_gmime_is_message_part(part) != 0,
+                      let message = g_mime_message_part_get_message(spoolrun_gmime_as_message_part(part)) {
+                let out = g_mime_stream_mem_new()!
+                defer { unref(out) }
+                g_mime_object_write_to_stream(spoolrun_gmime_message_as_object(message), nil, out)
+                original = GMimeStreamAccess.bytes(of: out)
+            }
+        }
+        return TunnelPayload(envelope: envelope, original: original)
+    }
+
+    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        let first = needle[0]
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+}

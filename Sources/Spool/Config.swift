@@ -1,0 +1,138 @@
+// The portal's configuration (spoolrun.toml). See DESIGN §3 for the keys outside checks
+// rely on; docs/operations.md lists them all.
+import Foundation
+
+public struct SpoolrunConfig: Sendable {
+    public struct KeyPairPaths: Sendable, Equatable {
+        public var key: String
+        public var cert: String
+    }
+
+    public var file: String
+    // [paths]
+    public var spool: String
+    public var www: String
+    public var state: String
+    public var logs: String
+    // [tunnel]
+    public var recipientAddress: String
+    public var senderAddress: String
+    public var recipientKeys: [KeyPairPaths]
+    public var gatewayCerts: [String]
+    public var maxAgeDays: Int
+    // [limits]
+    public var maxMessageBytes: Int
+    public var batchSize: Int
+    public var workers: Int
+    // [portal]
+    public var portalURL: String
+    public var readReceipts: Bool
+    public var showSubject: Bool
+    public var retentionDays: Int
+    public var quotaMB: Int
+    // [mail]
+    public var mailFrom: String
+    public var sendmail: String
+
+    public static var defaultPath: String {
+        ProcessInfo.processInfo.environment["SPOOLRUN_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "/etc/spoolrun/spoolrun.toml"
+    }
+
+    public static func load(path: String) throws -> SpoolrunConfig {
+        let root = try ConfigReader.load(path: path)
+        let dir = root.directory
+
+        let paths = try root.section("paths")
+        let spool = try paths?.path("spool") ?? root.resolve("spool")
+        let www = try paths?.path("www") ?? root.resolve("www")
+        let state = try paths?.path("state") ?? root.resolve("state")
+        let logs = try paths?.path("logs") ?? root.resolve("logs")
+        try paths?.finish()
+
+        guard let tunnel = try root.section("tunnel") else {
+            throw ConfigError(file: path, key: "tunnel", problem: "section [tunnel] is required")
+        }
+        let recipientAddress = try tunnel.requiredString("recipient_address")
+        let senderAddress = try tunnel.requiredString("sender_address")
+        for (key, value) in [("recipient_address", recipientAddress), ("sender_address", senderAddress)]
+        where !EmailAddress.isValid(value) {
+            throw tunnel.error(key, "\"\(value)\" is not an email address")
+        }
+        let keys = try tunnel.tableArray("recipient_keys") { t in
+            KeyPairPaths(key: try t.path("key") ?? { throw t.error("key", "is required") }(),
+                         cert: try t.path("cert") ?? { throw t.error("cert", "is required") }())
+        } ?? []
+        guard !keys.isEmpty else { throw tunnel.error("recipient_keys", "must list at least one {key, cert} pair") }
+        let gatewayCerts = (try tunnel.stringArray("gateway_certs") ?? []).map(tunnel.resolve)
+        guard !gatewayCerts.isEmpty else { throw tunnel.error("gateway_certs", "must list at least one pinned certificate") }
+        let maxAge = try tunnel.int("max_age_days", range: 1...3650) ?? 7
+        try tunnel.finish()
+
+        let limits = try root.section("limits")
+        let maxMB = try limits?.int("max_message_mb", range: 1...2048) ?? 50
+        let batch = try limits?.int("batch_size", range: 1...100_000) ?? 256
+        let workers = try limits?.int("workers", range: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
+        try limits?.finish()
+
+        let portal = try root.section("portal")
+        let url = try portal?.string("url") ?? "http://127.0.0.1:8080/"
+        let readReceipts = try portal?.bool("read_receipts") ?? true
+        let showSubject = try portal?.bool("show_subject") ?? false
+        let retention = try portal?.int("retention_days", range: 1...36500) ?? 90
+        let quota = try portal?.int("quota_mb", range: 1...1_000_000) ?? 1024
+        try portal?.finish()
+        if !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+            throw ConfigError(file: path, key: "portal.url", problem: "must start with https:// or http://")
+        }
+
+        let mail = try root.section("mail")
+        let from = try mail?.string("from") ?? senderAddress
+        let sendmail = try mail?.string("sendmail") ?? "/usr/sbin/sendmail"
+        try mail?.finish()
+        if !EmailAddress.isValid(from) {
+            throw ConfigError(file: path, key: "mail.from", problem: "\"\(from)\" is not an email address")
+        }
+        try root.finish()
+        _ = dir
+
+        return SpoolrunConfig(
+            file: path, spool: spool, www: www, state: state, logs: logs,
+            recipientAddress: EmailAddress.normalize(recipientAddress),
+            senderAddress: EmailAddress.normalize(senderAddress),
+            recipientKeys: keys, gatewayCerts: gatewayCerts, maxAgeDays: maxAge,
+            maxMessageBytes: maxMB * 1024 * 1024, batchSize: batch, workers: workers,
+            portalURL: url, readReceipts: readReceipts, showSubject: showSubject,
+            retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail)
+    }
+}
+
+/// The gateway side's configuration (gateway/gateway.toml), read by `spoolrun wrap`.
+public struct GatewayConfig: Sendable {
+    public var file: String
+    public var webmailRecipient: String
+    public var webmailSender: String
+    public var senderKey: String
+    public var senderCert: String
+    public var recipientCerts: [String]
+
+    public static func load(path: String) throws -> GatewayConfig {
+        let root = try ConfigReader.load(path: path)
+        guard let g = try root.section("gateway") else {
+            throw ConfigError(file: path, key: "gateway", problem: "section [gateway] is required")
+        }
+        let recipient = try g.requiredString("webmail_recipient")
+        let sender = try g.requiredString("webmail_sender")
+        for (key, value) in [("webmail_recipient", recipient), ("webmail_sender", sender)]
+        where !EmailAddress.isValid(value) {
+            throw g.error(key, "\"\(value)\" is not an email address")
+        }
+        let key = try g.path("sender_key") ?? { throw g.error("sender_key", "is required") }()
+        let cert = try g.path("sender_cert") ?? { throw g.error("sender_cert", "is required") }()
+        let rcpt = try g.path("recipient_cert") ?? { throw g.error("recipient_cert", "is required") }()
+        try g.finish()
+        try root.finish()
+        return GatewayConfig(file: path, webmailRecipient: recipient, webmailSender: sender,
+                             senderKey: key, senderCert: cert, recipientCerts: [rcpt])
+    }
+}

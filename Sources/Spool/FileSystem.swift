@@ -1,0 +1,88 @@
+// Durable file operations: every file the portal writes is created under a temporary name
+// with O_EXCL in its final directory, written, fsync'ed and renamed into place, so a reader
+// never sees half a file (DESIGN §8, as Postfix and maildir(5) do it).
+import Foundation
+
+public struct FileSystemError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let operation: String
+    public let errno: Int32
+    public var description: String { "\(path): \(operation) failed: \(String(cString: strerror(errno)))" }
+}
+
+public enum FileSystem {
+    /// Writes `bytes` to `path` atomically with the given mode. When `sync` is false the
+    /// caller promises to sync the file (and its directory) itself, e.g. once per batch.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644,
+                                       sync: Bool = true) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let tmp = (dir as NSString).appendingPathComponent(".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw FileSystemError(path: tmp, operation: "create", errno: errno) }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            // The umask may have narrowed `mode`; key files must end exactly as asked.
+            guard fchmod(fd, mode) == 0 else { throw FileSystemError(path: tmp, operation: "chmod", errno: errno) }
+            try writeAll(fd, bytes, path: tmp)
+            if sync, fsync(fd) != 0 { throw FileSystemError(path: tmp, operation: "fsync", errno: errno) }
+        }
+        guard rename(tmp, path) == 0 else { throw FileSystemError(path: path, operation: "rename", errno: errno) }
+        ok = true
+        if sync { try syncDirectory(dir) }
+    }
+
+    public static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644) throws {
+        try writeAtomically(Array(text.utf8), to: path, mode: mode)
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(path: path, operation: "write", errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Makes a directory's entries (new names, renames) durable.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(path: path, operation: "open directory", errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileSystemError(path: path, operation: "fsync directory", errno: errno) }
+    }
+
+    public static func makeDirectory(_ path: String, mode: mode_t) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw FileSystemError(path: path, operation: "mkdir (a file is in the way)", errno: EEXIST) }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard chmod(path, mode) == 0 else { throw FileSystemError(path: path, operation: "chmod", errno: errno) }
+    }
+
+    /// Renames within one filesystem; refuses to replace an existing target.
+    public static func moveNoReplace(_ from: String, to: String) throws {
+        // link()+unlink() never replaces an existing name, unlike rename(); both are atomic
+        // on one filesystem, and a crash in between leaves two names for one inode, which
+        // the next sweep resolves.
+        if link(from, to) != 0 {
+            throw FileSystemError(path: to, operation: "link from \(from)", errno: errno)
+        }
+        guard unlink(from) == 0 else { throw FileSystemError(path: from, operation: "unlink", errno: errno) }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+}

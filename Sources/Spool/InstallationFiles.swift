@@ -1,0 +1,139 @@
+// The text of the files `spoolrun setup` writes: spoolrun.toml, gateway/gateway.toml and
+// nginx.conf. Kept apart from the wizard's logic so that each can change on its own.
+import Foundation
+
+enum InstallationFiles {
+    static func quoted(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    static func portalConfig(root: String, spool: String, www: String, recipient: String, sender: String,
+                             portalURL: String) -> String {
+        """
+        # spoolrun portal configuration, written by `spoolrun setup`.
+        # Relative paths are taken from this file's folder. docs/operations.md lists every key.
+
+        [paths]
+        spool = \(quoted(spool))
+        www = \(quoted(www))
+        state = \(quoted(root + "/state"))
+        logs = \(quoted(root + "/logs"))
+
+        [tunnel]
+        # CipherMail's "Webmail recipient": the address tunnel mail is accepted for.
+        recipient_address = \(quoted(recipient))
+        # CipherMail's "Webmail sender": the one address the gateway sends tunnel mail from.
+        sender_address = \(quoted(sender))
+        # Every pair listed here can decrypt (add a new pair first when rotating keys).
+        recipient_keys = [{ key = "keys/tunnel-recipient.key", cert = "keys/tunnel-recipient.crt" }]
+        # Pinned gateway signing certificates, compared by the SHA-256 of their DER.
+        gateway_certs = ["keys/gateway-sender.crt"]
+        max_age_days = 7
+
+        [limits]
+        max_message_mb = 50
+
+        [portal]
+        url = \(quoted(portalURL))
+        read_receipts = true
+        show_subject = false
+        retention_days = 90
+        quota_mb = 1024
+
+        [mail]
+        from = \(quoted(sender))
+        sendmail = "/usr/sbin/sendmail"
+
+        """
+    }
+
+    static func gatewayConfig(recipient: String, sender: String, ownKey: Bool) -> String {
+        """
+        # Gateway side of the tunnel, read by `spoolrun wrap`. Copy this folder to the gateway.
+        [gateway]
+        webmail_recipient = \(quoted(recipient))
+        webmail_sender = \(quoted(sender))
+        \(ownKey ? "" : "# The pinned certificate was given with --gateway-cert: point these at its key and certificate.\n")sender_key = "gateway-sender.key"
+        sender_cert = "gateway-sender.crt"
+        recipient_cert = "tunnel-recipient.crt"
+
+        """
+    }
+
+    /// A complete nginx config for `nginx -p D -c D/nginx.conf`, runnable as a non-root
+    /// user: every path it writes (pid, logs, temp files) lies inside the installation.
+    static func nginxConfig(root: String, www: String, listen: String) -> String {
+        let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            + "frame-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            + "form-action 'none'; frame-ancestors 'none'"
+        return """
+        # nginx for the spoolrun portal, written by `spoolrun setup`.
+        # Run: nginx -p \(root) -c \(root)/nginx.conf
+        daemon off;
+        worker_processes 1;
+        pid \(root)/state/nginx.pid;
+        error_log \(root)/logs/nginx-error.log warn;
+
+        events {
+            worker_connections 512;
+        }
+
+        http {
+            include /etc/nginx/mime.types;
+            default_type application/octet-stream;
+            charset utf-8;
+            sendfile on;
+            server_tokens off;
+
+            client_body_temp_path \(root)/state/nginx-body;
+            proxy_temp_path \(root)/state/nginx-proxy;
+            fastcgi_temp_path \(root)/state/nginx-fastcgi;
+            uwsgi_temp_path \(root)/state/nginx-uwsgi;
+            scgi_temp_path \(root)/state/nginx-scgi;
+
+            # Read receipts: the sweep reads this log from where it stopped (one line per read).
+            log_format spoolrun_receipt '$time_iso8601 $uri';
+            access_log off;
+
+            server {
+                listen \(listen);
+                root \(www);
+                index index.html;
+                autoindex off;
+
+                add_header Content-Security-Policy "\(csp)" always;
+                add_header X-Content-Type-Options nosniff always;
+                add_header Referrer-Policy no-referrer always;
+                add_header X-Frame-Options DENY always;
+                add_header Cache-Control "no-store" always;
+
+                # Nothing hidden is ever served.
+                location ~ /\\. {
+                    return 404;
+                }
+
+                location ^~ /r/ {
+                    access_log \(root)/logs/receipts.log spoolrun_receipt;
+                    return 204;
+                }
+
+                location / {
+                    try_files $uri =404;
+                }
+            }
+        }
+
+        """
+    }
+
+    static let placeholderIndex = """
+        <!doctype html>
+        <html lang="en">
+        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Secure mail portal</title></head>
+        <body><main><h1>Secure mail portal</h1>
+        <p>This portal is installed. Sign-in will be available here once the portal app is installed.</p></main></body>
+        </html>
+
+        """
+}

@@ -1,0 +1,83 @@
+// The named steps of a sweep (DESIGN §1) and the interfaces later features plug into.
+// Steps run in this order; intake, record and archive are the ones built so far.
+import Foundation
+
+public enum PipelineStep: String, Sendable, CaseIterable {
+    case lock, intake, parse, sanitize, render, queue, archive, receipts, deliver, expire
+}
+
+/// A file of the current batch and what became of it.
+public struct BatchItem: Sendable {
+    public enum Outcome: Sendable {
+        case accepted(AcceptedTunnel)
+        case rejected(Rejection)
+        /// Recorded by an earlier sweep that stopped before moving the file: only the move
+        /// is left to do.
+        case recoveredAccepted(MessageRecord)
+        case recoveredRejected(RejectionRecord)
+        /// Not a message to take (vanished, or replaced by a non-regular file); left alone.
+        case skipped(String)
+    }
+
+    public let spoolName: String
+    public let digest: String
+    public let size: Int
+    public var outcome: Outcome
+}
+
+/// A step that works on every accepted message of a batch, after intake and before the
+/// batch is committed (parse, sanitize, render, queue). A message it cannot handle becomes
+/// a rejection of the batch item; what it writes must be idempotent, since a crash before
+/// the commit makes the next sweep run it again.
+public protocol BatchStage: Sendable {
+    var step: PipelineStep { get }
+    func run(_ items: inout [BatchItem], context: SweepContext) throws
+}
+
+/// A step that runs once per sweep after all batches (receipts, deliver, expire).
+public protocol SweepStage: Sendable {
+    var step: PipelineStep { get }
+    func run(context: SweepContext) throws
+}
+
+/// What every step may use.
+public struct SweepContext: Sendable {
+    public let config: SpoolrunConfig
+    public let spool: SpoolDirectory
+    public let store: StateStore
+    public let now: Date
+}
+
+/// Runs `body` for each index on `workers` threads and returns the results in order.
+enum Parallel {
+    static func map<T: Sendable>(_ count: Int, workers: Int, _ body: @Sendable (Int) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        let results = ResultSlots<T>(count: count)
+        let lanes = max(1, min(workers, count))
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            var i = lane
+            while i < count {
+                results.store(body(i), at: i)
+                i += lanes
+            }
+        }
+        return results.values()
+    }
+}
+
+/// Fixed slots filled by different threads, each slot by exactly one of them.
+private final class ResultSlots<T>: @unchecked Sendable {
+    // @unchecked Sendable: every index is written by one lane only, and all lanes finish
+    // (concurrentPerform returns) before `values()` reads them.
+    private let slots: UnsafeMutableBufferPointer<T?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+    func store(_ value: T, at index: Int) { slots[index] = value }
+    func values() -> [T] { slots.map { $0! } }
+}

@@ -1,0 +1,255 @@
+// The state store (SQLite through GRDB): which tunnel files were accepted or quarantined,
+// and each sweep's outcome. It holds envelope metadata only: no message content, no
+// passwords, no keys (DESIGN §8). Commits are durable (WAL, synchronous=FULL) because a
+// tunnel file leaves spool/new only after its record is.
+import Foundation
+import GRDB
+
+public struct StateStoreError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+    public var description: String { "state store \(path): \(problem)" }
+}
+
+/// One accepted tunnel file as recorded.
+public struct MessageRecord: Sendable, Equatable {
+    public var envelopeID: String
+    public var spoolName: String
+    public var archiveName: String
+    public var digest: String
+    public var sender: String
+    public var recipients: [String]
+    public var delivery: String
+    public var readReceipt: Bool
+    public var created: Date
+    public var expires: Date?
+    public var receivedAt: Date
+    public var signer: String
+    public var cipher: String
+    public var size: Int
+}
+
+/// One quarantined tunnel file as recorded.
+public struct RejectionRecord: Sendable, Equatable {
+    public var spoolName: String
+    public var digest: String
+    public var code: ReasonCode
+    public var sentence: String
+    public var rejectedAt: Date
+}
+
+public struct SweepRecord: Sendable, Equatable {
+    public var startedAt: Date
+    public var durationMS: Int
+    public var result: String
+    public var accepted: Int
+    public var rejected: Int
+    public var error: String?
+}
+
+public final class StateStore: @unchecked Sendable {
+    // @unchecked Sendable: GRDB's DatabasePool serialises writes and is itself thread-safe.
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(directory: String) throws {
+        path = (directory as NSString).appendingPathComponent("spoolrun.sqlite")
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        configuration.busyMode = .timeout(10)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StateStoreError(path: path, problem: "\(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE messages (
+                    envelope_id TEXT PRIMARY KEY,
+                    spool_name TEXT NOT NULL UNIQUE,
+                    archive_name TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    recipients TEXT NOT NULL,
+                    delivery TEXT NOT NULL,
+                    read_receipt INTEGER NOT NULL,
+                    created_at DATETIME NOT NULL,
+                    expires_at DATETIME,
+                    received_at DATETIME NOT NULL,
+                    signer TEXT NOT NULL,
+                    cipher TEXT NOT NULL,
+                    size INTEGER NOT NULL
+                );
+                CREATE TABLE rejections (
+                    spool_name TEXT PRIMARY KEY,
+                    digest TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    sentence TEXT NOT NULL,
+                    rejected_at DATETIME NOT NULL
+                );
+                CREATE TABLE sweeps (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    started_at DATETIME NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    result TEXT NOT NULL,
+                    accepted INTEGER NOT NULL,
+                    rejected INTEGER NOT NULL,
+                    error TEXT
+                );
+                """)
+        }
+        return m
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as StateStoreError { throw e } catch {
+            throw StateStoreError(path: path, problem: "\(error)")
+        }
+    }
+
+    /// What the store already knows about these spool names: a crash after the commit
+    /// and before the move leaves a recorded file in spool/new, which is finished, not redone.
+    public func known(spoolNames: [String]) throws -> (accepted: [String: MessageRecord], rejected: [String: RejectionRecord]) {
+        guard !spoolNames.isEmpty else { return ([:], [:]) }
+        return try wrap {
+            try pool.read { db in
+                var accepted: [String: MessageRecord] = [:]
+                var rejected: [String: RejectionRecord] = [:]
+                for chunk in spoolNames.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE spool_name IN (\(marks))",
+                                                arguments: StatementArguments(chunk)) {
+                        let r = Self.message(row)
+                        accepted[r.spoolName] = r
+                    }
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE spool_name IN (\(marks))",
+                                                arguments: StatementArguments(chunk)) {
+                        let r = Self.rejection(row)
+                        rejected[r.spoolName] = r
+                    }
+                }
+                return (accepted, rejected)
+            }
+        }
+    }
+
+    /// The subset of `ids` already recorded (the replay check).
+    public func existingEnvelopeIDs(_ ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try wrap {
+            try pool.read { db in
+                var found: Set<String> = []
+                for chunk in ids.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    found.formUnion(try String.fetchAll(
+                        db, sql: "SELECT envelope_id FROM messages WHERE envelope_id IN (\(marks))",
+                        arguments: StatementArguments(chunk)))
+                }
+                return found
+            }
+        }
+    }
+
+    /// Records a batch in one durable transaction (the group commit of DESIGN §10).
+    public func record(accepted: [MessageRecord], rejected: [RejectionRecord]) throws {
+        guard !accepted.isEmpty || !rejected.isEmpty else { return }
+        try wrap {
+            try pool.write { db in
+                for m in accepted {
+                    try db.execute(sql: """
+                        INSERT INTO messages (envelope_id, spool_name, archive_name, digest, sender, recipients,
+                            delivery, read_receipt, created_at, expires_at, received_at, signer, cipher, size)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                        arguments: [m.envelopeID, m.spoolName, m.archiveName, m.digest, m.sender,
+                                    Self.encodeList(m.recipients), m.delivery, m.readReceipt, m.created,
+                                    m.expires, m.receivedAt, m.signer, m.cipher, m.size])
+                }
+                for r in rejected {
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO rejections (spool_name, digest, code, sentence, rejected_at)
+                        VALUES (?, ?, ?, ?, ?)
+                        """, arguments: [r.spoolName, r.digest, r.code.rawValue, r.sentence, r.rejectedAt])
+                }
+            }
+        }
+    }
+
+    public func recordSweep(_ s: SweepRecord) throws {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO sweeps (started_at, duration_ms, result, accepted, rejected, error)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [s.startedAt, s.durationMS, s.result, s.accepted, s.rejected, s.error])
+            }
+        }
+    }
+
+    public struct Counts: Sendable, Equatable {
+        public var accepted: Int
+        public var rejectedByCode: [String: Int]
+        public var lastSweep: SweepRecord?
+    }
+
+    public func counts() throws -> Counts {
+        try wrap {
+            try pool.read { db in
+                let accepted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") ?? 0
+                var byCode: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT code, COUNT(*) AS n FROM rejections GROUP BY code") {
+                    byCode[row["code"]] = row["n"]
+                }
+                let last = try Row.fetchOne(db, sql: "SELECT * FROM sweeps ORDER BY id DESC LIMIT 1").map {
+                    SweepRecord(startedAt: $0["started_at"], durationMS: $0["duration_ms"], result: $0["result"],
+                                accepted: $0["accepted"], rejected: $0["rejected"], error: $0["error"])
+                }
+                return Counts(accepted: accepted, rejectedByCode: byCode, lastSweep: last)
+            }
+        }
+    }
+
+    public func message(envelopeID: String) throws -> MessageRecord? {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE envelope_id = ?", arguments: [envelopeID])
+                    .map(Self.message)
+            }
+        }
+    }
+
+    private static func message(_ row: Row) -> MessageRecord {
+        MessageRecord(envelopeID: row["envelope_id"], spoolName: row["spool_name"], archiveName: row["archive_name"],
+                      digest: row["digest"], sender: row["sender"], recipients: decodeList(row["recipients"]),
+                      delivery: row["delivery"], readReceipt: row["read_receipt"], created: row["created_at"],
+                      expires: row["expires_at"], receivedAt: row["received_at"], signer: row["signer"],
+                      cipher: row["cipher"], size: row["size"])
+    }
+
+    private static func rejection(_ row: Row) -> RejectionRecord {
+        RejectionRecord(spoolName: row["spool_name"], digest: row["digest"],
+                        code: ReasonCode(rawValue: row["code"]) ?? .malformedMIME,
+                        sentence: row["sentence"], rejectedAt: row["rejected_at"])
+    }
+
+    private static func encodeList(_ list: [String]) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: list), as: UTF8.self)
+    }
+
+    private static func decodeList(_ text: String) -> [String] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? []
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

@@ -1,0 +1,52 @@
+// `spoolrun status`: what the portal holds and how the last sweep went.
+import Foundation
+
+public struct StatusReport: Sendable, Codable, Equatable {
+    public struct LastSweep: Sendable, Codable, Equatable {
+        public var startedAt: String
+        public var durationMS: Int
+        public var result: String
+        public var accepted: Int
+        public var rejected: Int
+        public var error: String?
+    }
+
+    public var accepted: Int
+    public var failed: [String: Int]
+    public var failedTotal: Int
+    public var waiting: Int
+    public var lastSweep: LastSweep?
+
+    public static func gather(config: SpoolrunConfig) throws -> StatusReport {
+        let store = try StateStore(directory: config.state)
+        let counts = try store.counts()
+        let waiting = SpoolDirectory(root: config.spool).waitingCount()
+        return StatusReport(
+            accepted: counts.accepted, failed: counts.rejectedByCode,
+            failedTotal: counts.rejectedByCode.values.reduce(0, +), waiting: waiting,
+            lastSweep: counts.lastSweep.map {
+                LastSweep(startedAt: TunnelEnvelope.formatTime($0.startedAt), durationMS: $0.durationMS,
+                          result: $0.result, accepted: $0.accepted, rejected: $0.rejected, error: $0.error)
+            })
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    public func text() -> String {
+        var lines = ["accepted: \(accepted)", "failed: \(failedTotal)"]
+        for code in failed.keys.sorted() { lines.append("  \(code): \(failed[code]!)") }
+        lines.append("waiting in spool/new: \(waiting)")
+        if let s = lastSweep {
+            lines.append("last sweep: \(s.startedAt), \(s.result), \(s.durationMS) ms, \(s.accepted) accepted, \(s.rejected) rejected"
+                         + (s.error.map { " (\($0))" } ?? ""))
+        } else {
+            lines.append("last sweep: never")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,234 @@
+// One sweep (`spoolrun run`): lock, then batch by batch take in spool/new, record the batch
+// in one transaction, and only then move its files (group commit, DESIGN §8 and §10).
+import Foundation
+import Crypto
+import Logging
+
+public struct SweepSummary: Sendable, Equatable {
+    public var accepted = 0
+    public var rejected = 0
+    public var skipped = 0
+    public var ignored = 0
+    public var durationMS = 0
+    /// False when another sweep held the lock and this one did nothing.
+    public var ran = true
+}
+
+public final class Sweep {
+    public let config: SpoolrunConfig
+    private let logger: Logger
+    private let batchStages: [BatchStage]
+    private let sweepStages: [SweepStage]
+    private let clock: @Sendable () -> Date
+
+    public init(config: SpoolrunConfig, logger: Logger, batchStages: [BatchStage] = [],
+                sweepStages: [SweepStage] = [], clock: @escaping @Sendable () -> Date = Date.init) {
+        self.config = config
+        self.logger = logger
+        self.batchStages = batchStages
+        self.sweepStages = sweepStages
+        self.clock = clock
+    }
+
+    /// Runs the sweep. Throws only when the sweep itself cannot run (keys, state store,
+    /// spool unreadable); a bad message is quarantined and the sweep goes on.
+    public func run() throws -> SweepSummary {
+        let started = clock()
+        let startTick = DispatchTime.now().uptimeNanoseconds
+        try FileSystem.makeDirectory(config.state, mode: 0o700)
+        guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
+            logger.info("another sweep is running; nothing to do", metadata: ["step": "lock"])
+            var s = SweepSummary()
+            s.ran = false
+            return s
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        let opener = try KeyFiles.tunnelOpener(for: config)
+        let spool = SpoolDirectory(root: config.spool)
+        try spool.ensureLayout()
+        let store = try StateStore(directory: config.state)
+        let context = SweepContext(config: config, spool: spool, store: store, now: started)
+        let intake = Intake(config: config, opener: opener)
+
+        var summary = SweepSummary()
+        do {
+            // The listing is taken once: a file renamed into new/ later waits for the next sweep.
+            let listing = try spool.listNew()
+            summary.ignored = listing.ignored.count
+            for entry in listing.ignored {
+                logger.warning("not a regular file; left alone", metadata: ["file": "\(entry.name)", "kind": "\(entry.kind)"])
+            }
+            for names in listing.messages.chunked(config.batchSize) {
+                let counts = try runBatch(Array(names), intake: intake, context: context)
+                summary.accepted += counts.accepted
+                summary.rejected += counts.rejected
+                summary.skipped += counts.skipped
+            }
+            for stage in sweepStages { try stage.run(context: context) }
+        } catch {
+            summary.durationMS = Self.elapsedMS(since: startTick)
+            try? store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "failed",
+                                               accepted: summary.accepted, rejected: summary.rejected, error: "\(error)"))
+            throw error
+        }
+        summary.durationMS = Self.elapsedMS(since: startTick)
+        try store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "ok",
+                                          accepted: summary.accepted, rejected: summary.rejected, error: nil))
+        logger.info("sweep done", metadata: ["accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
+                                             "skipped": "\(summary.skipped)", "ms": "\(summary.durationMS)"])
+        return summary
+    }
+
+    private static func elapsedMS(since tick: UInt64) -> Int {
+        Int((DispatchTime.now().uptimeNanoseconds - tick) / 1_000_000)
+    }
+
+    // MARK: - One batch
+
+    private func runBatch(_ names: [String], intake: Intake, context: SweepContext) throws
+        -> (accepted: Int, rejected: Int, skipped: Int) {
+        let spool = context.spool
+        let known = try context.store.known(spoolNames: names)
+        let now = context.now
+        let maxBytes = config.maxMessageBytes
+
+        // Intake: the CPU-bound checks run on every configured core.
+        let results: [Result<BatchItem, Error>] = Parallel.map(names.count, workers: config.workers) { i in
+            let name = names[i]
+            return Result {
+                switch try spool.read(name, maxBytes: maxBytes) {
+                case .vanished:
+                    return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("vanished"))
+                case .notRegular:
+                    return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("not a regular file"))
+                case .tooLarge(let size):
+                    let limit = maxBytes / (1024 * 1024)
+                    return BatchItem(spoolName: name, digest: "", size: size, outcome: .rejected(Rejection(
+                        .tooLarge, "The file has \(size) bytes; the limit (limits.max_message_mb) is \(limit) MB.")))
+                case .bytes(let bytes):
+                    let digest = SHA256.hex(bytes)
+                    if let r = known.accepted[name], r.digest == digest {
+                        return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredAccepted(r))
+                    }
+                    if let r = known.rejected[name], r.digest == digest {
+                        return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredRejected(r))
+                    }
+                    let outcome: BatchItem.Outcome
+                    switch intake.check(bytes, now: now) {
+                    case .success(let a): outcome = .accepted(a)
+                    case .failure(let r): outcome = .rejected(r)
+                    }
+                    return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: outcome)
+                }
+            }
+        }
+        var items = try results.map { try $0.get() }
+
+        try rejectReplays(&items, store: context.store)
+        for stage in batchStages { try stage.run(&items, context: context) }
+
+        // Record: one transaction for the whole batch.
+        var acceptedRecords: [MessageRecord] = []
+        var rejectedRecords: [RejectionRecord] = []
+        var archiveNames: [String: String] = [:]
+        for item in items {
+            switch item.outcome {
+            case .accepted(let a):
+                let archiveName = uniqueName(item.spoolName, digest: item.digest, in: spool.archive)
+                archiveNames[item.spoolName] = archiveName
+                acceptedRecords.append(MessageRecord(
+                    envelopeID: a.envelope.id, spoolName: item.spoolName, archiveName: archiveName,
+                    digest: item.digest, sender: a.envelope.sender, recipients: a.envelope.recipients,
+                    delivery: a.envelope.delivery.rawValue, readReceipt: a.envelope.readReceipt,
+                    created: a.envelope.created, expires: a.envelope.expires, receivedAt: now,
+                    signer: a.signerFingerprint, cipher: a.contentEncryption, size: item.size))
+            case .rejected(let r):
+                rejectedRecords.append(RejectionRecord(spoolName: item.spoolName, digest: item.digest,
+                                                       code: r.code, sentence: r.sentence, rejectedAt: now))
+            default: break
+            }
+        }
+        try context.store.record(accepted: acceptedRecords, rejected: rejectedRecords)
+
+        // Archive: move the files, now that what they produced is recorded.
+        var counts = (accepted: 0, rejected: 0, skipped: 0)
+        for item in items {
+            switch item.outcome {
+            case .accepted(let a):
+                try finishMove(item.spoolName, to: spool.archivePath(archiveNames[item.spoolName]!), spool: spool)
+                counts.accepted += 1
+                logger.info("accepted", metadata: ["file": "\(item.spoolName)", "id": "\(a.envelope.id)",
+                                                   "recipients": "\(a.envelope.recipients.count)",
+                                                   "cipher": "\(a.contentEncryption)"])
+            case .recoveredAccepted(let r):
+                try finishMove(item.spoolName, to: spool.archivePath(r.archiveName), spool: spool)
+                counts.accepted += 1
+                logger.info("accepted (finished after an interrupted sweep)",
+                            metadata: ["file": "\(item.spoolName)", "id": "\(r.envelopeID)"])
+            case .rejected(let r):
+                try quarantine(item.spoolName, r, digest: item.digest, spool: spool)
+                counts.rejected += 1
+            case .recoveredRejected(let r):
+                try quarantine(item.spoolName, Rejection(r.code, r.sentence), digest: item.digest, spool: spool)
+                counts.rejected += 1
+            case .skipped(let why):
+                counts.skipped += 1
+                logger.warning("skipped", metadata: ["file": "\(item.spoolName)", "reason": "\(why)"])
+            }
+        }
+        for dir in [spool.new, spool.archive, spool.failed] { try FileSystem.syncDirectory(dir) }
+        return counts
+    }
+
+    /// An envelope id recorded by an earlier sweep, or seen earlier in this batch, is a replay.
+    private func rejectReplays(_ items: inout [BatchItem], store: StateStore) throws {
+        var ids: [String] = []
+        for item in items { if case .accepted(let a) = item.outcome { ids.append(a.envelope.id) } }
+        var seen = try store.existingEnvelopeIDs(ids)
+        for i in items.indices {
+            guard case .accepted(let a) = items[i].outcome else { continue }
+            if seen.contains(a.envelope.id) {
+                items[i].outcome = .rejected(Rejection(.replay, "The envelope id \(a.envelope.id) was delivered before."))
+            } else {
+                seen.insert(a.envelope.id)
+            }
+        }
+    }
+
+    private func quarantine(_ name: String, _ r: Rejection, digest: String, spool: SpoolDirectory) throws {
+        var target = spool.failedPath(name)
+        if FileSystem.exists(target) && !sameFile(spool.newPath(name), target) {
+            target = spool.failedPath(uniqueName(name, digest: digest.isEmpty ? "\(UInt64.random(in: 0...UInt64.max))" : digest, in: spool.failed))
+        }
+        // The reason is durable before the file moves, so a quarantined file always has one.
+        try FileSystem.writeAtomically(Array(r.reasonFile.utf8), to: target + ".reason", mode: 0o640, sync: true)
+        try finishMove(name, to: target, spool: spool)
+        logger.notice("quarantined", metadata: ["file": "\(name)", "reason": "\(r.code.rawValue)",
+                                                "why": "\(r.sentence)"])
+    }
+
+    /// Moves new/NAME to `target` without ever replacing another file. If the target is
+    /// already this very file (a crash between link and unlink), only the unlink is left.
+    private func finishMove(_ name: String, to target: String, spool: SpoolDirectory) throws {
+        let source = spool.newPath(name)
+        if FileSystem.exists(target) {
+            if sameFile(source, target) {
+                guard unlink(source) == 0 else { throw FileSystemError(path: source, operation: "unlink", errno: errno) }
+                return
+            }
+            throw FileSystemError(path: target, operation: "move \(name) (target exists)", errno: EEXIST)
+        }
+        try FileSystem.moveNoReplace(source, to: target)
+    }
+
+    private func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        return lstat(a, &sa) == 0 && lstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev
+    }
+
+    /// NAME, or NAME.<digest> when another file already took NAME.
+    private func uniqueName(_ name: String, digest: String, in dir: String) -> String {
+        FileSystem.exists((dir as NSString).appendingPathComponent(name)) ? "\(name).\(digest.prefix(16))" : name
+    }
+}

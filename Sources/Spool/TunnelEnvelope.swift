@@ -1,0 +1,142 @@
+// The envelope (manifest) inside a tunnel payload, and its checks (DESIGN §4). Passwords
+// are kept only in memory: they are never logged and never reach the state store.
+import Foundation
+
+public struct TunnelEnvelope: Sendable, Equatable {
+    public enum Delivery: String, Sendable, Codable { case webmail, otpPDF = "otp-pdf" }
+
+    public var id: String
+    public var created: Date
+    public var sender: String
+    public var recipients: [String]
+    public var readReceipt: Bool
+    public var delivery: Delivery
+    public var expires: Date?
+    public var passwords: [String: String]
+
+    public static let maxRecipients = 100
+
+    public init(id: String, created: Date, sender: String, recipients: [String], readReceipt: Bool,
+                delivery: Delivery, expires: Date? = nil, passwords: [String: String] = [:]) {
+        self.id = id
+        self.created = created
+        self.sender = sender
+        self.recipients = recipients
+        self.readReceipt = readReceipt
+        self.delivery = delivery
+        self.expires = expires
+        self.passwords = passwords
+    }
+
+    /// Parses and validates; every problem is a `malformed-envelope` naming the field.
+    public static func parse(_ json: [UInt8]) throws(Rejection) -> TunnelEnvelope {
+        func bad(_ why: String) -> Rejection { Rejection(.malformedEnvelope, "The envelope \(why).") }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json)),
+              let fields = object as? [String: Any] else {
+            throw bad("is not a JSON object")
+        }
+        let known: Set<String> = ["version", "id", "created", "sender", "recipients", "read_receipt",
+                                  "delivery", "expires", "passwords"]
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw bad("has an unknown field \"\(unknown)\"")
+        }
+        let raw: RawEnvelope
+        do {
+            raw = try JSONDecoder().decode(RawEnvelope.self, from: Data(json))
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw bad("field \"\(context.codingPath.first?.stringValue ?? "?")\" has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw bad("field \"\(context.codingPath.first?.stringValue ?? "?")\" has the wrong type")
+        } catch {
+            throw bad("could not be read")
+        }
+        guard raw.version == 1 else { throw bad("field \"version\" is missing or not 1") }
+        guard let id = raw.id else { throw bad("field \"id\" is missing") }
+        guard isValidID(id) else { throw bad("field \"id\" must be 8-128 characters of A-Z a-z 0-9 . _ -") }
+        guard let createdText = raw.created else { throw bad("field \"created\" is missing") }
+        guard let created = parseTime(createdText) else { throw bad("field \"created\" is not an RFC 3339 time") }
+        guard let senderRaw = raw.sender else { throw bad("field \"sender\" is missing") }
+        guard EmailAddress.isValid(senderRaw) else { throw bad("field \"sender\" is not an email address") }
+        guard let recipientsRaw = raw.recipients else { throw bad("field \"recipients\" is missing") }
+        guard (1...maxRecipients).contains(recipientsRaw.count) else {
+            throw bad("must name 1 to \(maxRecipients) recipients, not \(recipientsRaw.count)")
+        }
+        var recipients: [String] = []
+        for (i, r) in recipientsRaw.enumerated() {
+            guard EmailAddress.isValid(r) else { throw bad("recipient #\(i + 1) is not an email address") }
+            let normalized = EmailAddress.normalize(r)
+            if !recipients.contains(normalized) { recipients.append(normalized) }
+        }
+        guard let readReceipt = raw.read_receipt else { throw bad("field \"read_receipt\" is missing") }
+        guard let deliveryText = raw.delivery, let delivery = Delivery(rawValue: deliveryText) else {
+            throw bad("field \"delivery\" must be \"webmail\" or \"otp-pdf\"")
+        }
+        var expires: Date? = nil
+        if let text = raw.expires {
+            guard let date = parseTime(text) else {
+                throw bad("field \"expires\" is not an RFC 3339 time")
+            }
+            expires = date
+        }
+        var passwords: [String: String] = [:]
+        if let map = raw.passwords {
+            for (address, pw) in map {
+                let normalized = EmailAddress.normalize(address)
+                guard recipients.contains(normalized) else {
+                    throw bad("has a password for an address that is not a recipient")
+                }
+                guard !pw.isEmpty else {
+                    throw bad("has an empty or non-text password")
+                }
+                passwords[normalized] = pw
+            }
+        }
+        return TunnelEnvelope(id: id, created: created, sender: EmailAddress.normalize(senderRaw),
+                              recipients: recipients, readReceipt: readReceipt, delivery: delivery,
+                              expires: expires, passwords: passwords)
+    }
+
+    /// The JSON that `spoolrun wrap` puts into the payload.
+    public func json() -> [UInt8] {
+        var object: [String: Any] = [
+            "version": 1, "id": id, "created": Self.formatTime(created), "sender": sender,
+            "recipients": recipients, "read_receipt": readReceipt, "delivery": delivery.rawValue,
+        ]
+        if let expires { object["expires"] = Self.formatTime(expires) }
+        if !passwords.isEmpty { object["passwords"] = passwords }
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return [UInt8](data)
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
+        return (8...128).contains(id.utf8.count) && id.utf8.allSatisfy(allowed.contains)
+    }
+
+    static func parseTime(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text)
+    }
+
+    static func formatTime(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    /// The JSON shape; types are enforced by the decoder, presence and values above.
+    private struct RawEnvelope: Decodable {
+        var version: Int?
+        var id: String?
+        var created: String?
+        var sender: String?
+        var recipients: [String]?
+        var read_receipt: Bool?
+        var delivery: String?
+        var expires: String?
+        var passwords: [String: String]?
+    }
+}

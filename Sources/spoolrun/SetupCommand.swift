@@ -1,0 +1,40 @@
+// `spoolrun setup`: the setup wizard.
+import ArgumentParser
+import Spool
+
+extension Spoolrun {
+    struct Setup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a new installation: keys, certificates, config, spool and nginx config.")
+
+        @Option(help: "The installation directory to create.") var dir: String
+        @Option(help: "The portal's public URL, used in notifications.") var portalURL = "http://127.0.0.1:8080/"
+        @Option(help: "Where nginx listens (HOST:PORT).") var listen = "127.0.0.1:8080"
+        @Option(help: "The webmail-recipient address tunnel mail is accepted for.") var recipientAddress: String?
+        @Option(help: "The webmail-sender address the gateway sends tunnel mail from.") var senderAddress: String?
+        @Option(help: "Pin this existing gateway signing certificate instead of making a new pair.") var gatewayCert: String?
+        @Option(help: "Use this spool directory instead of DIR/spool.") var spool: String?
+        @Option(help: "Use this web root instead of DIR/www.") var www: String?
+
+        func run() throws {
+            try CLI.guarded {
+                var o = SetupOptions(directory: dir)
+                o.portalURL = portalURL
+                o.listen = listen
+                o.recipientAddress = recipientAddress
+                o.senderAddress = senderAddress
+                o.gatewayCert = gatewayCert
+                o.spool = spool
+                o.www = www
+                let inst = try Spool.Setup.run(o)
+                print("""
+                    Created \(inst.root)
+                      portal config:   \(inst.config)
+                      nginx config:    \(inst.nginxConfig)   (nginx -p \(inst.root) -c \(inst.nginxConfig))
+                      for the gateway: \(inst.gateway)/ (gateway.toml, tunnel-recipient.crt\(gatewayCert == nil ? ", gateway-sender.key/.crt" : ""))
+                    Next: point the gateway at it, then run `spoolrun run --config \(inst.config)` every minute.
+                    """)
+            }
+        }
+    }
+}
