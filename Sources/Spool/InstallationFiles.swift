@@ -118,7 +118,7 @@ enum InstallationFiles {
                 }
 
                 location / {
-                    try_files $uri =404;
+                    try_files $uri $uri/ =404;
                 }
             }
         }

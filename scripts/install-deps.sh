@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs what spoolrun needs on Debian 12: the C libraries it links, and (with --test)
+# the real components the tests start. Uses sudo when not root. Installs only what is
+# missing, so a second run is quick and needs no network.
+set -eu
+
+BUILD_PKGS="libssl-dev libxml2-dev libhpdf-dev libgmime-3.0-dev libqpdf-dev libsqlite3-dev fonts-dejavu-core pkg-config openssl"
+RUN_PKGS="nginx-light curl"
+TEST_PKGS="nginx-light qpdf poppler-utils chromium chromium-driver msmtp python3-aiosmtpd python3-pip util-linux"
+
+want="$BUILD_PKGS $RUN_PKGS"
+case "${1:-}" in
+  --test) want="$want $TEST_PKGS" ;;
+esac
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+if [ -n "$missing" ]; then
+  echo "install-deps: installing:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  # The tests make tunnel messages with Python's cryptography package as an independent
+  # implementation; PKCS7EnvelopeBuilder needs version 44 or later (Debian 12 has 38).
+  if ! python3 -c 'from cryptography.hazmat.primitives.serialization.pkcs7 import PKCS7EnvelopeBuilder' 2>/dev/null; then
+    echo "install-deps: installing Python cryptography from PyPI"
+    python3 -m pip install --quiet 'cryptography>=44' 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages 'cryptography>=44'
+  fi
+fi
