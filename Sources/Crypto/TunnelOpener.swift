@@ -122,12 +122,27 @@ public final class TunnelOpener: @unchecked Sendable {
     // MARK: - Verification against the pinned certificates
 
     private func verify(_ mime: [UInt8], contentEncryption: String) throws -> OpenedTunnel {
+        do {
+            return try verify(mime, contentEncryption: contentEncryption, readFlags: Int32(SMIME_BINARY))
+        } catch let r as TunnelRejection where r.failure == .signatureInvalid {
+            // A multipart/signed written with CRLF throughout (Python's cryptography, and
+            // likely Java-based gateways) puts CRLF before each boundary; OpenSSL's binary
+            // reader strips only the LF there and the digest no longer matches. Reading
+            // it again with SMIME_CRLFEOL restores the signed bytes. The signature is still
+            // checked over exactly the content that is returned.
+            return try verify(mime, contentEncryption: contentEncryption,
+                              readFlags: Int32(SMIME_BINARY | SMIME_CRLFEOL))
+        }
+    }
+
+    private func verify(_ mime: [UInt8], contentEncryption: String, readFlags: Int32) throws -> OpenedTunnel {
+        OpenSSLErrorQueue.clear()
         let inBio = MemoryBIO.reading(mime)
         defer { BIO_free(inBio) }
         var detached: OpaquePointer? = nil
         // SMIME_BINARY with CMS_BINARY below: content signed with `openssl cms -sign -binary`
         // over LF-only text verifies only this way, and CRLF content is unaffected.
-        guard let cms = SMIME_read_CMS_ex(inBio, Int32(SMIME_BINARY), &detached, nil) else {
+        guard let cms = SMIME_read_CMS_ex(inBio, readFlags, &detached, nil) else {
             throw TunnelRejection(failure: .notSigned,
                                   detail: "the decrypted content is not an S/MIME signed entity")
         }

@@ -27,6 +27,9 @@ import sys
 import tempfile
 import time
 
+# `cryptography` is imported where the python maker needs it, so `keys`, `outer` and the
+# openssl maker run without it.
+
 OPENSSL = os.environ.get("OPENSSL", "openssl")
 OPENSSL_TIMEOUT = 120  # seconds; RSA key generation on a slow CI box is the long pole
 
@@ -351,7 +354,7 @@ def default_original(sender: str, recipients: list[str], pad: int) -> bytes:
     return "\r\n".join(head).encode() + b"\r\n" + lorem_lines(pad)
 
 
-def envelope_json(settings: "Settings", envelope_id: str) -> bytes:
+def envelope_json(settings: Settings, envelope_id: str) -> bytes:
     if settings.created is not None:
         created = settings.created
     else:
@@ -456,9 +459,11 @@ def _load_key(path: str):
 
 def wrap_opaque(der: bytes) -> bytes:
     # cryptography's SMIME encoding always writes multipart/signed, even when the content
-    # is embedded; an opaque signature needs its DER wrapped as application/pkcs7-mime,
-    # which is what this does, in the form openssl writes it (CRLF, as cryptography uses).
-    b64 = base64.encodebytes(der).replace(b"\n", b"\r\n")
+    # is embedded (the content then appears twice); an opaque signature needs its DER
+    # wrapped as application/pkcs7-mime. Headers and 64-column base64 as openssl writes
+    # them, line endings CRLF as cryptography writes its own.
+    b64 = base64.b64encode(der)
+    b64 = b"".join(b64[i:i + 64] + b"\r\n" for i in range(0, len(b64), 64))
     return (
         b"MIME-Version: 1.0\r\n"
         b'Content-Disposition: attachment; filename="smime.p7m"\r\n'
@@ -598,14 +603,14 @@ def build_message(settings: Settings, pad: int) -> tuple[bytes, str | None]:
 
 
 def build_checked(settings: Settings, pad: int) -> tuple[bytes, str | None]:
+    if settings.maker != "python":
+        return build_message(settings, pad)
     # cryptography reports unsupported combinations (an EC recipient, PSS with an EC key)
     # as TypeError or ValueError; they are the user's mistake, not a bug here.
     from cryptography.exceptions import UnsupportedAlgorithm
     try:
         return build_message(settings, pad)
     except (TypeError, ValueError, UnsupportedAlgorithm) as failure:
-        if settings.maker != "python":
-            raise
         raise ToolError(f"cryptography refused: {failure}") from None
 
 
@@ -824,10 +829,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except ToolError as failure:
-        print(f"tunnel_factory: {failure}", file=sys.stderr)
-        return 1
-    except OSError as failure:
+    except (ToolError, OSError) as failure:
         print(f"tunnel_factory: {failure}", file=sys.stderr)
         return 1
     return 0
