@@ -13,7 +13,7 @@ public final class TestInstallation {
         scratch = try TemporaryDirectory()
         root = scratch.file("inst")
         var args = ["setup", "--dir", root, "--recipient-address", Self.recipientAddress,
-                    "--sender-address", Self.senderAddress, "--listen", "127.0.0.1:0"]
+                    "--sender-address", Self.senderAddress, "--listen", "127.0.0.1:18080"]
         if let gatewayCert { args += ["--gateway-cert", gatewayCert] }
         _ = extraArguments
         try Shell.check(Paths.spoolrun, args + extraArguments)
