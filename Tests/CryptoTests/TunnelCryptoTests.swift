@@ -1,0 +1,68 @@
+// The tunnel's sealer and opener against each other with keys made in the test: what is
+// sealed by a pinned signer opens, and pinning is by certificate, not by name.
+import Crypto
+import Foundation
+import XCTest
+
+final class TunnelCryptoTests: XCTestCase {
+    func pair(_ kind: PrivateKey.Kind, purpose: CertificateProfile.Purpose, email: String) throws -> (PrivateKey, Certificate) {
+        let key = try PrivateKey.generate(kind)
+        let cert = try CertificateFactory.selfSigned(key: key, profile: .init(commonName: "test", email: email, purpose: purpose))
+        return (key, cert)
+    }
+
+    let payload = Array("Content-Type: text/plain\r\n\r\nhello tunnel\r\n".utf8)
+
+    func testSealedByAPinnedSignerOpensToTheSignedContent() throws {
+        let (rk, rc) = try pair(.rsa2048, purpose: .encryption, email: "webmail@portal.test")
+        let (sk, sc) = try pair(.rsa2048, purpose: .signing, email: "gw@gateway.test")
+        let sealed = try TunnelSealer(signerKey: sk, signerCertificate: sc, recipients: [rc]).seal(payload)
+        let der = try derBody(of: sealed)
+        let opened = try TunnelOpener(keyPairs: [.init(key: rk, certificate: rc)], pinned: [sc]).open(der: der).get()
+        XCTAssertEqual(opened.content, payload)
+        XCTAssertEqual(opened.signerFingerprint, sc.fingerprint)
+        XCTAssertEqual(opened.contentEncryption, "id-aes256-GCM")
+    }
+
+    func testECRecipientKeyAndECSignerWork() throws {
+        let (rk, rc) = try pair(.p256, purpose: .encryption, email: "webmail@portal.test")
+        let (sk, sc) = try pair(.p256, purpose: .signing, email: "gw@gateway.test")
+        for cipher in TunnelCipher.allCases {
+            let sealed = try TunnelSealer(signerKey: sk, signerCertificate: sc, recipients: [rc], cipher: cipher).seal(payload)
+            let opened = try TunnelOpener(keyPairs: [.init(key: rk, certificate: rc)], pinned: [sc]).open(der: try derBody(of: sealed)).get()
+            XCTAssertEqual(opened.content, payload, "\(cipher)")
+        }
+    }
+
+    func testSignerWithTheSameNameButAnotherKeyIsNotTrusted() throws {
+        let (rk, rc) = try pair(.rsa2048, purpose: .encryption, email: "webmail@portal.test")
+        let (_, pinned) = try pair(.rsa2048, purpose: .signing, email: "gw@gateway.test")
+        let (ak, ac) = try pair(.rsa2048, purpose: .signing, email: "gw@gateway.test")
+        XCTAssertEqual(ac.subject, pinned.subject)
+        let sealed = try TunnelSealer(signerKey: ak, signerCertificate: ac, recipients: [rc]).seal(payload)
+        let result = TunnelOpener(keyPairs: [.init(key: rk, certificate: rc)], pinned: [pinned]).open(der: try derBody(of: sealed))
+        guard case .failure(let r) = result else { return XCTFail("an unpinned signer must not pass") }
+        XCTAssertEqual(r.failure, .signerNotTrusted)
+    }
+
+    func testAnyOfSeveralTunnelKeysDecrypts() throws {
+        let (oldKey, oldCert) = try pair(.rsa2048, purpose: .encryption, email: "webmail@portal.test")
+        let (newKey, newCert) = try pair(.p256, purpose: .encryption, email: "webmail@portal.test")
+        let (sk, sc) = try pair(.rsa2048, purpose: .signing, email: "gw@gateway.test")
+        let opener = TunnelOpener(keyPairs: [.init(key: oldKey, certificate: oldCert), .init(key: newKey, certificate: newCert)],
+                                  pinned: [sc])
+        for recipient in [oldCert, newCert] {
+            let sealed = try TunnelSealer(signerKey: sk, signerCertificate: sc, recipients: [recipient]).seal(payload)
+            XCTAssertEqual(try opener.open(der: try derBody(of: sealed)).get().content, payload)
+        }
+    }
+
+    /// The base64 body of the S/MIME entity the sealer wrote.
+    func derBody(of smime: [UInt8]) throws -> [UInt8] {
+        let text = String(decoding: smime, as: UTF8.self)
+        guard let range = text.range(of: "\n\n") ?? text.range(of: "\r\n\r\n") else { throw CocoaError(.fileReadCorruptFile) }
+        let b64 = text[range.upperBound...].filter { !$0.isWhitespace }
+        guard let data = Data(base64Encoded: String(b64)) else { throw CocoaError(.fileReadCorruptFile) }
+        return [UInt8](data)
+    }
+}
