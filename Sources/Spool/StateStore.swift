@@ -73,7 +73,7 @@ public final class StateStore: @unchecked Sendable {
             try db.execute(sql: """
                 CREATE TABLE messages (
                     envelope_id TEXT PRIMARY KEY,
-                    spool_name TEXT NOT NULL UNIQUE,
+                    spool_name TEXT NOT NULL,
                     archive_name TEXT NOT NULL,
                     digest TEXT NOT NULL,
                     sender TEXT NOT NULL,
@@ -85,14 +85,16 @@ public final class StateStore: @unchecked Sendable {
                     received_at DATETIME NOT NULL,
                     signer TEXT NOT NULL,
                     cipher TEXT NOT NULL,
-                    size INTEGER NOT NULL
+                    size INTEGER NOT NULL,
+                    UNIQUE (spool_name, digest)
                 );
                 CREATE TABLE rejections (
-                    spool_name TEXT PRIMARY KEY,
+                    spool_name TEXT NOT NULL,
                     digest TEXT NOT NULL,
                     code TEXT NOT NULL,
                     sentence TEXT NOT NULL,
-                    rejected_at DATETIME NOT NULL
+                    rejected_at DATETIME NOT NULL,
+                    PRIMARY KEY (spool_name, digest)
                 );
                 CREATE TABLE sweeps (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,6 +118,11 @@ public final class StateStore: @unchecked Sendable {
 
     /// What the store already knows about these spool names: a crash after the commit
     /// and before the move leaves a recorded file in spool/new, which is finished, not redone.
+    /// The key of `known(spoolNames:)`'s dictionaries.
+    public static func key(_ spoolName: String, _ digest: String) -> String { spoolName + "\u{0}" + digest }
+
+    /// Keyed by spool name and digest: Maildir names are unique, but a reused name with
+    /// other content is a new file.
     public func known(spoolNames: [String]) throws -> (accepted: [String: MessageRecord], rejected: [String: RejectionRecord]) {
         guard !spoolNames.isEmpty else { return ([:], [:]) }
         return try wrap {
@@ -127,12 +134,12 @@ public final class StateStore: @unchecked Sendable {
                     for row in try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE spool_name IN (\(marks))",
                                                 arguments: StatementArguments(chunk)) {
                         let r = Self.message(row)
-                        accepted[r.spoolName] = r
+                        accepted[Self.key(r.spoolName, r.digest)] = r
                     }
                     for row in try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE spool_name IN (\(marks))",
                                                 arguments: StatementArguments(chunk)) {
                         let r = Self.rejection(row)
-                        rejected[r.spoolName] = r
+                        rejected[Self.key(r.spoolName, r.digest)] = r
                     }
                 }
                 return (accepted, rejected)

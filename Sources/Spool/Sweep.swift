@@ -108,10 +108,10 @@ public final class Sweep {
                         .tooLarge, "The file has \(size) bytes; the limit (limits.max_message_mb) is \(limit) MB.")))
                 case .bytes(let bytes):
                     let digest = SHA256.hex(bytes)
-                    if let r = known.accepted[name], r.digest == digest {
+                    if let r = known.accepted[StateStore.key(name, digest)] {
                         return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredAccepted(r))
                     }
-                    if let r = known.rejected[name], r.digest == digest {
+                    if let r = known.rejected[StateStore.key(name, digest)] {
                         return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredRejected(r))
                     }
                     let outcome: BatchItem.Outcome
