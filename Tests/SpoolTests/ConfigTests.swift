@@ -1,0 +1,82 @@
+// spoolrun.toml is read strictly: unknown keys and bad values name the file and the key.
+import Foundation
+@testable import Spool
+import TestSupport
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    var dir: TemporaryDirectory!
+    override func setUpWithError() throws { dir = try TemporaryDirectory() }
+
+    let minimal = """
+        [tunnel]
+        recipient_address = "webmail@portal.example"
+        sender_address = "webmail-sender@gateway.example"
+        recipient_keys = [{ key = "keys/t.key", cert = "keys/t.crt" }]
+        gateway_certs = ["keys/gw.crt"]
+
+        """
+
+    func load(_ text: String) throws -> SpoolrunConfig {
+        let path = dir.file("spoolrun.toml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try SpoolrunConfig.load(path: path)
+    }
+
+    func assertConfigError(_ text: String, key: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try load(text), file: file, line: line) { error in
+            guard let e = error as? ConfigError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertEqual(e.key, key, "\(e)", file: file, line: line)
+            XCTAssertEqual(e.file, dir.file("spoolrun.toml"), file: file, line: line)
+            XCTAssertTrue(e.description.contains(key) && e.description.contains(e.file), file: file, line: line)
+        }
+    }
+
+    func testDefaultsApplyAndRelativePathsResolveFromTheConfigFolder() throws {
+        let c = try load(minimal)
+        XCTAssertEqual(c.maxAgeDays, 7)
+        XCTAssertEqual(c.maxMessageBytes, 50 * 1024 * 1024)
+        XCTAssertEqual(c.recipientKeys, [.init(key: dir.file("keys/t.key"), cert: dir.file("keys/t.crt"))])
+        XCTAssertEqual(c.gatewayCerts, [dir.file("keys/gw.crt")])
+        XCTAssertEqual(c.spool, dir.file("spool"))
+        XCTAssertEqual(c.sendmail, "/usr/sbin/sendmail")
+        XCTAssertEqual(c.retentionDays, 90)
+    }
+
+    func testUnknownKeysAreErrorsNamingTheKey() {
+        assertConfigError(minimal + "surprise = 1\n", key: "tunnel.surprise")
+        assertConfigError(minimal + "[limits]\nmax_messge_mb = 3\n", key: "limits.max_messge_mb")
+        assertConfigError("[extra]\n" + minimal, key: "extra")
+    }
+
+    func testBadValuesAreErrorsNamingTheKey() {
+        assertConfigError(minimal + "max_age_days = \"seven\"\n", key: "tunnel.max_age_days")
+        assertConfigError(minimal + "max_age_days = 0\n", key: "tunnel.max_age_days")
+        assertConfigError(minimal + "[limits]\nmax_message_mb = -1\n", key: "limits.max_message_mb")
+        assertConfigError(minimal + "[portal]\nread_receipts = \"yes\"\n", key: "portal.read_receipts")
+        assertConfigError(minimal.replacingOccurrences(of: "webmail@portal.example", with: "nobody"),
+                          key: "tunnel.recipient_address")
+        assertConfigError(minimal + "[mail]\nfrom = \"not an address\"\n", key: "mail.from")
+    }
+
+    func testTunnelKeysAndPinnedCertificatesAreRequired() {
+        assertConfigError(minimal.replacingOccurrences(of: "gateway_certs = [\"keys/gw.crt\"]", with: "gateway_certs = []"),
+                          key: "tunnel.gateway_certs")
+        assertConfigError(minimal.replacingOccurrences(of: "{ key = \"keys/t.key\", cert = \"keys/t.crt\" }", with: "{ key = \"k\" }"),
+                          key: "tunnel.recipient_keys[0].cert")
+    }
+
+    func testSyntaxErrorNamesTheFileAndLine() {
+        XCTAssertThrowsError(try load(minimal + "this is = = not toml\n")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains(self.dir.file("spoolrun.toml")) && text.contains("line"), text)
+        }
+    }
+
+    func testSetupWritesAConfigThatLoads() throws {
+        let inst = try Setup.run(SetupOptions(directory: dir.file("inst")))
+        let c = try SpoolrunConfig.load(path: inst.config)
+        XCTAssertEqual(c.state, dir.file("inst/state"))
+        XCTAssertTrue(try GatewayConfig.load(path: inst.gatewayConfig).senderKey.hasSuffix("gateway/gateway-sender.key"))
+    }
+}

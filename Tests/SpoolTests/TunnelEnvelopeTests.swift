@@ -1,0 +1,127 @@
+// The envelope's rules (DESIGN §4), one case per rule.
+import Foundation
+@testable import Spool
+import XCTest
+
+final class TunnelEnvelopeTests: XCTestCase {
+    let valid: [String: Any] = [
+        "version": 1, "id": "abc12345-XYZ_.9", "created": "2026-11-25T10:00:00Z", "sender": "Alice@Corp.Example",
+        "recipients": ["Bob@Ext.Example", "carol@ext.example"], "read_receipt": true, "delivery": "webmail",
+    ]
+
+    func parse(_ fields: [String: Any]) -> Result<TunnelEnvelope, Rejection> {
+        let data = try! JSONSerialization.data(withJSONObject: fields)
+        do { return .success(try TunnelEnvelope.parse([UInt8](data))) } catch { return .failure(error) }
+    }
+
+    func assertMalformed(_ fields: [String: Any], mentions: String, file: StaticString = #filePath, line: UInt = #line) {
+        switch parse(fields) {
+        case .success: XCTFail("accepted an envelope that breaks a rule (\(mentions))", file: file, line: line)
+        case .failure(let r):
+            XCTAssertEqual(r.code, .malformedEnvelope, file: file, line: line)
+            XCTAssertTrue(r.sentence.contains(mentions), "\(r.sentence) should mention \(mentions)", file: file, line: line)
+        }
+    }
+
+    func testValidEnvelopeParsesWithAddressesTrimmedAndLowerCased() throws {
+        let e = try parse(valid).get()
+        XCTAssertEqual(e.sender, "alice@corp.example")
+        XCTAssertEqual(e.recipients, ["bob@ext.example", "carol@ext.example"])
+        XCTAssertTrue(e.readReceipt)
+        XCTAssertEqual(e.delivery, .webmail)
+        XCTAssertNil(e.expires)
+    }
+
+    func testEveryRequiredFieldIsRequired() {
+        for key in ["version", "id", "created", "sender", "recipients", "read_receipt", "delivery"] {
+            var f = valid
+            f.removeValue(forKey: key)
+            assertMalformed(f, mentions: key)
+        }
+    }
+
+    func testWrongTypesAreMalformed() {
+        var f = valid; f["read_receipt"] = "yes"; assertMalformed(f, mentions: "read_receipt")
+        f = valid; f["recipients"] = "bob@ext.example"; assertMalformed(f, mentions: "recipients")
+        f = valid; f["version"] = "1"; assertMalformed(f, mentions: "version")
+    }
+
+    func testOnlyVersion1IsAccepted() {
+        var f = valid; f["version"] = 2
+        assertMalformed(f, mentions: "version")
+    }
+
+    func testIDMustBe8To128SafeCharacters() {
+        for bad in ["short", String(repeating: "a", count: 129), "has space1", "slash/../x", "ümlaut123"] {
+            var f = valid; f["id"] = bad
+            assertMalformed(f, mentions: "id")
+        }
+        var f = valid; f["id"] = String(repeating: "a", count: 128)
+        XCTAssertNoThrow(try parse(f).get())
+    }
+
+    func testCreatedMustBeAnRFC3339Time() {
+        var f = valid; f["created"] = "yesterday"
+        assertMalformed(f, mentions: "created")
+    }
+
+    func testRecipientsMustBe1To100ValidAddresses() {
+        var f = valid; f["recipients"] = [String]()
+        assertMalformed(f, mentions: "recipients")
+        f["recipients"] = (0...100).map { "r\($0)@ext.example" }
+        assertMalformed(f, mentions: "recipients")
+        f["recipients"] = ["bob@ext.example", "not an address"]
+        assertMalformed(f, mentions: "recipient #2")
+    }
+
+    func testDeliveryIsWebmailOrOTPPDF() throws {
+        var f = valid; f["delivery"] = "fax"
+        assertMalformed(f, mentions: "delivery")
+        f["delivery"] = "otp-pdf"
+        XCTAssertEqual(try parse(f).get().delivery, .otpPDF)
+    }
+
+    func testPasswordsMustBelongToRecipients() throws {
+        var f = valid; f["passwords"] = ["mallory@evil.example": "pw"]
+        assertMalformed(f, mentions: "not a recipient")
+        f["passwords"] = ["BOB@ext.example": "pw-1"]
+        XCTAssertEqual(try parse(f).get().passwords, ["bob@ext.example": "pw-1"])
+    }
+
+    func testUnknownFieldsAreMalformed() {
+        var f = valid; f["recipientz"] = ["x@y.example"]
+        assertMalformed(f, mentions: "recipientz")
+    }
+
+    func testNotJSONIsMalformed() {
+        XCTAssertThrowsError(try TunnelEnvelope.parse(Array("{nope".utf8))) { error in
+            XCTAssertEqual((error as? Rejection)?.code, .malformedEnvelope)
+        }
+    }
+
+    func testJSONRoundTripKeepsEveryField() throws {
+        let e = TunnelEnvelope(id: "roundtrip-0001", created: Date(timeIntervalSince1970: 1_800_000_000), sender: "a@b.example",
+                               recipients: ["c@d.example"], readReceipt: true, delivery: .otpPDF,
+                               expires: Date(timeIntervalSince1970: 1_900_000_000), passwords: ["c@d.example": "pw"])
+        XCTAssertEqual(try TunnelEnvelope.parse(e.json()), e)
+    }
+}
+
+final class EmailAddressTests: XCTestCase {
+    func testPlausibleAddressesAreValid() {
+        for a in ["bob@ext.example", " Bob@Ext.Example ", "first.last+tag@sub.domain.example", "x@a-b.example"] {
+            XCTAssertTrue(EmailAddress.isValid(a), a)
+        }
+    }
+
+    func testImplausibleAddressesAreInvalid() {
+        for a in ["", "bob", "bob@", "@ext.example", "bob@localhost", "a@@b.example", "a b@c.example", "a@-b.example",
+                  ".a@b.example", "a..b@c.example", "a@b..example", "\"q\"@b.example", "a@b.example\n"] where !a.hasSuffix("\n") {
+            XCTAssertFalse(EmailAddress.isValid(a), a)
+        }
+    }
+
+    func testAddressesAreTrimmedAndLowerCasedBeforeUse() {
+        XCTAssertEqual(EmailAddress.normalize("  Bob@Ext.Example\t"), "bob@ext.example")
+    }
+}
