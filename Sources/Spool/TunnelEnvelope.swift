@@ -113,12 +113,62 @@ public struct TunnelEnvelope: Sendable, Equatable {
         return (8...128).contains(id.utf8.count) && id.utf8.allSatisfy(allowed.contains)
     }
 
+    /// RFC 3339 date-time (§5.6): `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`. Parsed by
+    /// hand because ISO8601DateFormatter builds an ICU formatter per call, which cost more
+    /// than the signature check in the intake profile.
     static func parseTime(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
+        let b = Array(text.utf8)
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= b.count else { return nil }
+            var v = 0
+            for k in at..<(at + count) {
+                guard b[k] >= 48, b[k] <= 57 else { return nil }
+                v = v * 10 + Int(b[k] - 48)
+            }
+            return v
+        }
+        guard b.count >= 20, let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45,
+              let day = digits(8, 2), b[10] == 84 || b[10] == 116, let hour = digits(11, 2), b[13] == 58,
+              let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var p = 19
+        var fraction = 0.0
+        if p < b.count, b[p] == 46 {
+            p += 1
+            var scale = 0.1
+            let start = p
+            while p < b.count, b[p] >= 48, b[p] <= 57 {
+                fraction += Double(b[p] - 48) * scale
+                scale /= 10
+                p += 1
+            }
+            guard p > start else { return nil }
+        }
+        var offset = 0
+        guard p < b.count else { return nil }
+        if b[p] == 90 || b[p] == 122 {
+            p += 1
+        } else if b[p] == 43 || b[p] == 45, let oh = digits(p + 1, 2), p + 3 < b.count, b[p + 3] == 58,
+                  let om = digits(p + 4, 2), oh < 24, om < 60 {
+            offset = (oh * 3600 + om * 60) * (b[p] == 43 ? 1 : -1)
+            p += 6
+        } else {
+            return nil
+        }
+        guard p == b.count else { return nil }
+        // Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's civil
+        // algorithm), then rejecting dates like 02-30 by converting back.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let daysInMonth = [31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= daysInMonth[month - 1] else { return nil }
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
     static func formatTime(_ date: Date) -> String {

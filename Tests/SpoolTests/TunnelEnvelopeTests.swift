@@ -125,3 +125,26 @@ final class EmailAddressTests: XCTestCase {
         XCTAssertEqual(EmailAddress.normalize("  Bob@Ext.Example\t"), "bob@ext.example")
     }
 }
+
+final class RFC3339Tests: XCTestCase {
+    func testRFC3339TimesParseToTheRightInstant() {
+        XCTAssertEqual(TunnelEnvelope.parseTime("1970-01-01T00:00:00Z")?.timeIntervalSince1970, 0)
+        XCTAssertEqual(TunnelEnvelope.parseTime("2026-11-25T10:00:00Z")?.timeIntervalSince1970, 1_795_600_800)
+        XCTAssertEqual(TunnelEnvelope.parseTime("2026-11-25T11:30:00+01:30")?.timeIntervalSince1970, 1_795_600_800)
+        XCTAssertEqual(TunnelEnvelope.parseTime("2024-02-29T23:59:59.5Z")?.timeIntervalSince1970, 1_709_251_199.5)
+        XCTAssertEqual(TunnelEnvelope.parseTime("2000-03-01t00:00:00z")?.timeIntervalSince1970, 951_868_800)
+    }
+
+    func testMalformedOrImpossibleTimesAreRejected() {
+        for bad in ["", "2026-11-25", "2026-11-25T10:00:00", "2026-11-25 10:00:00Z", "2026-13-01T00:00:00Z",
+                    "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T10:00:00.Z",
+                    "2026-11-25T10:00:00+0100", "2026-11-25T10:00:00Zjunk", "２０２６-11-25T10:00:00Z"] {
+            XCTAssertNil(TunnelEnvelope.parseTime(bad), bad)
+        }
+    }
+
+    func testFormattedTimesParseBack() {
+        let d = Date(timeIntervalSince1970: 1_800_000_123)
+        XCTAssertEqual(TunnelEnvelope.parseTime(TunnelEnvelope.formatTime(d)), d)
+    }
+}

@@ -15,7 +15,6 @@ public final class TestInstallation {
         var args = ["setup", "--dir", root, "--recipient-address", Self.recipientAddress,
                     "--sender-address", Self.senderAddress, "--listen", "127.0.0.1:18080"]
         if let gatewayCert { args += ["--gateway-cert", gatewayCert] }
-        _ = extraArguments
         try Shell.check(Paths.spoolrun, args + extraArguments)
     }
 

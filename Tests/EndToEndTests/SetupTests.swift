@@ -1,0 +1,381 @@
+// `spoolrun setup --dir D` (the setup wizard, DESIGN §3 and README "Installing"): what it
+// writes, with which modes, which certificates, what it refuses, and an nginx config that
+// really serves the portal as an unprivileged user.
+import Foundation
+import XCTest
+import TestSupport
+
+final class SetupTests: XCTestCase {
+    private var nginx: Process?
+    private var nginxPIDFile: String?
+
+    override func tearDown() {
+        // Nothing may stay running, whatever the test did. The master nginx we started is the
+        // process itself (setpriv execs it, `daemon off`); its pid file names the same process.
+        if let p = nginx {
+            if p.isRunning { kill(p.processIdentifier, SIGQUIT) }
+            if let pidFile = nginxPIDFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, p.isRunning {
+                kill(pid, SIGTERM)
+            }
+            if !SetupKit.wait(for: p, seconds: 10) {
+                kill(p.processIdentifier, SIGKILL)
+                _ = SetupKit.wait(for: p, seconds: 5)
+            }
+        }
+        nginx = nil
+        nginxPIDFile = nil
+        super.tearDown()
+    }
+
+    // MARK: - Files and modes
+
+    func testSetupWritesEveryListedFileWithPrivateKeys0600AndTheStateDirectory0700() throws {
+        let scratch = try TemporaryDirectory()
+        let d = scratch.file("inst")
+        let r = try SetupKit.setup(d)
+        XCTAssertEqual(r.status, 0, r.err)
+
+        let files = ["spoolrun.toml", "nginx.conf",
+                     "keys/tunnel-recipient.key", "keys/tunnel-recipient.crt", "keys/gateway-sender.crt",
+                     "gateway/gateway-sender.key", "gateway/gateway-sender.crt", "gateway/tunnel-recipient.crt",
+                     "gateway/gateway.toml", "www/index.html"]
+        for f in files {
+            XCTAssertEqual(SetupKit.fileType(d.appending(path: f)), S_IFREG, "setup must write D/\(f)")
+        }
+        let dirs = ["keys", "gateway", "spool", "spool/tmp", "spool/new", "spool/cur", "spool/archive",
+                    "spool/failed", "www", "state", "logs"]
+        for dir in dirs {
+            XCTAssertEqual(SetupKit.fileType(d.appending(path: dir)), S_IFDIR, "setup must make D/\(dir)")
+        }
+
+        for key in ["keys/tunnel-recipient.key", "gateway/gateway-sender.key"] {
+            XCTAssertEqual(SetupKit.mode(d.appending(path: key)), 0o600, "D/\(key) must be mode 0600")
+            let check = try Shell.run("openssl", ["pkey", "-in", d.appending(path: key), "-noout"], timeout: 30)
+            XCTAssertEqual(check.status, 0, "D/\(key) must be a private key: \(check.err)")
+        }
+        XCTAssertEqual(SetupKit.mode(d.appending(path: "state")), 0o700, "D/state must be mode 0700")
+        for cert in ["keys/tunnel-recipient.crt", "keys/gateway-sender.crt", "gateway/gateway-sender.crt",
+                     "gateway/tunnel-recipient.crt"] {
+            let check = try Shell.run("openssl", ["x509", "-in", d.appending(path: cert), "-noout"], timeout: 30)
+            XCTAssertEqual(check.status, 0, "D/\(cert) must be a certificate: \(check.err)")
+            XCTAssertEqual((SetupKit.mode(d.appending(path: cert)) ?? 0) & 0o022, 0, "D/\(cert) must not be writable by others")
+        }
+        // The gateway gets the very certificates the portal uses.
+        XCTAssertEqual(try SetupKit.contents(d.appending(path: "keys/tunnel-recipient.crt")),
+                       try SetupKit.contents(d.appending(path: "gateway/tunnel-recipient.crt")))
+        XCTAssertEqual(try SetupKit.fingerprint(d.appending(path: "keys/gateway-sender.crt")),
+                       try SetupKit.fingerprint(d.appending(path: "gateway/gateway-sender.crt")))
+
+        // The config names the installation's own folders and the addresses given.
+        let config = try String(contentsOfFile: d.appending(path: "spoolrun.toml"), encoding: .utf8)
+        for (key, sub) in [("spool", "spool"), ("www", "www"), ("state", "state")] {
+            let value = SetupKit.tomlValue(config, key: key)
+            XCTAssertNotNil(value, "spoolrun.toml must set paths.\(key)")
+            if let value {
+                let resolved = value.hasPrefix("/") ? value : d.appending(path: value)
+                XCTAssertEqual((resolved as NSString).standardizingPath, (d.appending(path: sub) as NSString).standardizingPath,
+                               "paths.\(key) must be D/\(sub)")
+            }
+        }
+        XCTAssertEqual(SetupKit.tomlValue(config, key: "recipient_address"), SetupKit.recipient)
+        XCTAssertEqual(SetupKit.tomlValue(config, key: "sender_address"), SetupKit.sender)
+
+        let nginxConf = try String(contentsOfFile: d.appending(path: "nginx.conf"), encoding: .utf8)
+        XCTAssertTrue(nginxConf.contains("daemon off;"), "nginx.conf must run nginx in the foreground")
+        XCTAssertTrue(nginxConf.contains("listen 127.0.0.1:18080;"), "nginx.conf must listen where --listen says")
+
+        // The installation works: `spoolrun status` reads the config.
+        let status = try Shell.run(Paths.spoolrun, ["status", "--config", d.appending(path: "spoolrun.toml")], timeout: 60)
+        XCTAssertEqual(status.status, 0, status.err)
+    }
+
+    // MARK: - Certificates
+
+    func testCertificatesCarrySMIMEKeyUsageEncipherForTheTunnelAndSignForTheGateway() throws {
+        let scratch = try TemporaryDirectory()
+        let d = scratch.file("inst")
+        let r = try SetupKit.setup(d)
+        XCTAssertEqual(r.status, 0, r.err)
+
+        for tunnel in ["keys/tunnel-recipient.crt", "gateway/tunnel-recipient.crt"] {
+            let ext = try SetupKit.extensions(d.appending(path: tunnel))
+            XCTAssertTrue(ext["Key Usage", default: ""].contains("Key Encipherment"), "\(tunnel) keyUsage: \(ext)")
+            XCTAssertTrue(ext["Extended Key Usage", default: ""].contains("E-mail Protection"), "\(tunnel) extendedKeyUsage: \(ext)")
+        }
+        for gateway in ["keys/gateway-sender.crt", "gateway/gateway-sender.crt"] {
+            let ext = try SetupKit.extensions(d.appending(path: gateway))
+            XCTAssertTrue(ext["Key Usage", default: ""].contains("Digital Signature"), "\(gateway) keyUsage: \(ext)")
+            XCTAssertTrue(ext["Key Usage", default: ""].contains("Non Repudiation"), "\(gateway) keyUsage: \(ext)")
+            XCTAssertTrue(ext["Extended Key Usage", default: ""].contains("E-mail Protection"), "\(gateway) extendedKeyUsage: \(ext)")
+        }
+    }
+
+    // MARK: - Refusals
+
+    func testSetupRefusesToOverwriteAnExistingInstallationAndLeavesItsKeysAsTheyWere() throws {
+        let scratch = try TemporaryDirectory()
+        let d = scratch.file("inst")
+        let first = try SetupKit.setup(d)
+        XCTAssertEqual(first.status, 0, first.err)
+
+        let kept = ["keys/tunnel-recipient.key", "keys/tunnel-recipient.crt", "keys/gateway-sender.crt",
+                    "gateway/gateway-sender.key", "gateway/gateway-sender.crt", "gateway/tunnel-recipient.crt",
+                    "gateway/gateway.toml", "spoolrun.toml", "nginx.conf"]
+        var before: [String: Data] = [:]
+        for f in kept { before[f] = try SetupKit.contents(d.appending(path: f)) }
+
+        let second = try SetupKit.setup(d, listen: "127.0.0.1:18081")
+        XCTAssertNotEqual(second.status, 0, "a second setup into the same folder must fail")
+        let message = second.err.lowercased()
+        XCTAssertTrue(message.contains("refus") || message.contains("already") || message.contains("exists"),
+                      "stderr must say why: \(second.err)")
+        XCTAssertTrue(second.err.contains(d), "stderr should name the folder: \(second.err)")
+        for f in kept {
+            XCTAssertEqual(try SetupKit.contents(d.appending(path: f)), before[f], "D/\(f) must be unchanged")
+        }
+        XCTAssertEqual(SetupKit.mode(d.appending(path: "keys/tunnel-recipient.key")), 0o600)
+    }
+
+    func testGatewayCertOptionPinsThatCertificateAndMakesNoGatewayKey() throws {
+        let scratch = try TemporaryDirectory()
+        let (key, cert) = try SetupKit.openSSLPair(in: scratch)
+        let d = scratch.file("inst")
+        let r = try SetupKit.setup(d, extra: ["--gateway-cert", cert])
+        XCTAssertEqual(r.status, 0, r.err)
+
+        let pinned = d.appending(path: "keys/gateway-sender.crt")
+        XCTAssertEqual(try SetupKit.fingerprint(pinned), try SetupKit.fingerprint(cert),
+                       "D/keys/gateway-sender.crt must be the given certificate")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d.appending(path: "gateway/gateway-sender.key")),
+                       "with --gateway-cert, setup makes no gateway key")
+        XCTAssertEqual(SetupKit.fileType(d.appending(path: "keys/tunnel-recipient.key")), S_IFREG)
+        XCTAssertEqual(SetupKit.fileType(d.appending(path: "gateway/tunnel-recipient.crt")), S_IFREG)
+
+        // Trust follows the pin: a message signed with the given pair is accepted.
+        let gatewayConfig = scratch.file("gateway.toml")
+        try """
+            [gateway]
+            webmail_recipient = "\(SetupKit.recipient)"
+            webmail_sender = "\(SetupKit.sender)"
+            sender_key = "\(key)"
+            sender_cert = "\(cert)"
+            recipient_cert = "\(d.appending(path: "gateway/tunnel-recipient.crt"))"
+
+            """.write(toFile: gatewayConfig, atomically: true, encoding: .utf8)
+        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", gatewayConfig, "--to", "bob@ext.test"],
+                                     stdin: TestInstallation.sampleOriginal, timeout: 60).stdout
+        try tunnel.write(to: URL(fileURLWithPath: d.appending(path: "spool/tmp/pinned")))
+        XCTAssertEqual(rename(d.appending(path: "spool/tmp/pinned"), d.appending(path: "spool/new/pinned")), 0)
+        let sweep = try Shell.run(Paths.spoolrun, ["run", "--config", d.appending(path: "spoolrun.toml")], timeout: 120)
+        XCTAssertEqual(sweep.status, 0, sweep.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: d.appending(path: "spool/archive")), ["pinned"],
+                       "a message signed by the pinned certificate must be accepted; stderr: \(sweep.err)")
+    }
+
+    func testABadGatewayCertIsRefusedWithAMessageNamingTheFileAndNothingIsCreated() throws {
+        let scratch = try TemporaryDirectory()
+        let bogus = scratch.file("not-a-cert.pem")
+        try Data("-----BEGIN CERTIFICATE-----\nthis is not base64 DER\n-----END CERTIFICATE-----\n".utf8)
+            .write(to: URL(fileURLWithPath: bogus))
+        let d = scratch.file("inst")
+        let r = try SetupKit.setup(d, extra: ["--gateway-cert", bogus])
+        XCTAssertNotEqual(r.status, 0, "setup must refuse a --gateway-cert that is not a certificate")
+        XCTAssertTrue(r.err.contains(bogus), "the message must name the file: \(r.err)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d), "nothing may be created: \(SetupKit.tree(d))")
+
+        // A file that does not exist is refused the same way.
+        let missing = scratch.file("missing.crt")
+        let r2 = try SetupKit.setup(d, extra: ["--gateway-cert", missing])
+        XCTAssertNotEqual(r2.status, 0, "setup must refuse a --gateway-cert that does not exist")
+        XCTAssertTrue(r2.err.contains(missing), "the message must name the file: \(r2.err)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d), "nothing may be created: \(SetupKit.tree(d))")
+    }
+
+    // MARK: - nginx
+
+    func testNginxFromTheGeneratedConfigServesTheWebRootAndLogsReceiptsAsANonRootUser() throws {
+        guard let nginxPath = SetupKit.which("nginx") else { throw XCTSkip("nginx is not installed") }
+        let scratch = try TemporaryDirectory()
+        let d = scratch.file("inst")
+        let port = try SetupKit.freePort()
+        let r = try SetupKit.setup(d, listen: "127.0.0.1:\(port)")
+        XCTAssertEqual(r.status, 0, r.err)
+
+        // Something that exists but is hidden must not be served.
+        try Data("secret\n".utf8).write(to: URL(fileURLWithPath: d.appending(path: "www/.hidden")))
+
+        // As root, drop to nobody: the config must work for an unprivileged user.
+        var prefix: [String] = []
+        if geteuid() == 0 {
+            guard let setpriv = SetupKit.which("setpriv") else { return XCTFail("setpriv is needed to run nginx as nobody") }
+            try Shell.check("chown", ["-R", "nobody:nogroup", d], timeout: 30)
+            XCTAssertEqual(chmod(scratch.path, 0o755), 0)
+            prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        }
+        let nginxArgs = ["-p", d, "-c", d.appending(path: "nginx.conf")]
+
+        let test = try Shell.run(prefix.first ?? nginxPath, Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginxPath])
+                                    + ["-t"] + nginxArgs, timeout: 60)
+        XCTAssertEqual(test.status, 0, "nginx -t must accept the generated config: \(test.err)")
+        guard test.status == 0 else { return }
+
+        let output = scratch.file("nginx.out")
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        defer { try? outHandle.close() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: prefix.first ?? nginxPath)
+        p.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginxPath]) + nginxArgs
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = outHandle
+        p.standardError = outHandle
+        nginxPIDFile = d.appending(path: "state/nginx.pid")
+        try p.run()
+        nginx = p
+
+        let base = "http://127.0.0.1:\(port)"
+        var code = ""
+        for _ in 0..<50 {
+            code = try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/"]).out
+            if code == "200" || !p.isRunning { break }
+            usleep(100_000)
+        }
+        let diagnostics = { "nginx output: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? ""); error log: \((try? String(contentsOfFile: d.appending(path: "logs/nginx-error.log"), encoding: .utf8)) ?? "")" }
+        XCTAssertEqual(code, "200", "nginx must serve / within 5 s; \(diagnostics())")
+        guard code == "200" else { return }
+
+        // The web root's index.html, with the security headers.
+        let index = try SetupKit.curl([base + "/"])
+        XCTAssertEqual(index.out, try String(contentsOfFile: d.appending(path: "www/index.html"), encoding: .utf8))
+        let headers = try SetupKit.curl(["-D", "-", "-o", "/dev/null", base + "/"]).out.lowercased()
+        XCTAssertTrue(headers.contains("content-security-policy:"), "the response must carry a CSP: \(headers)")
+
+        // A receipt: 204, logged where the sweep reads it.
+        let token = "rcpt-\(UInt32.random(in: 100_000...999_999))-token"
+        let receipt = try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/r/" + token]).out
+        XCTAssertEqual(receipt, "204", "/r/TOKEN must answer 204")
+        let receipts = d.appending(path: "logs/receipts.log")
+        var logged = ""
+        for _ in 0..<50 {
+            logged = (try? String(contentsOfFile: receipts, encoding: .utf8)) ?? ""
+            if logged.contains("/r/" + token) { break }
+            usleep(100_000)
+        }
+        XCTAssertTrue(logged.split(separator: "\n").contains { $0.contains("/r/" + token) },
+                      "D/logs/receipts.log must get a line with /r/\(token): \(logged)")
+
+        // Hidden and missing files are not found.
+        XCTAssertEqual(try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/.hidden"]).out, "404")
+        XCTAssertEqual(try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/no-such-file.html"]).out, "404")
+        XCTAssertTrue(p.isRunning, "nginx must still run; \(diagnostics())")
+    }
+}
+
+// Helpers for this file only (a distinct name, so as not to clash with other test files).
+private enum SetupKit {
+    static let recipient = "webmail@portal.test"
+    static let sender = "webmail-sender@gateway.test"
+
+    static func setup(_ dir: String, listen: String = "127.0.0.1:18080", extra: [String] = []) throws -> ProcessResult {
+        try Shell.run(Paths.spoolrun, ["setup", "--dir", dir, "--recipient-address", recipient,
+                                       "--sender-address", sender, "--listen", listen] + extra, timeout: 120)
+    }
+
+    static func contents(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    static func fileType(_ path: String) -> mode_t? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT
+    }
+
+    static func mode(_ path: String) -> mode_t? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return st.st_mode & 0o7777
+    }
+
+    static func fingerprint(_ cert: String) throws -> String {
+        try Shell.check("openssl", ["x509", "-in", cert, "-noout", "-fingerprint", "-sha256"], timeout: 30).out
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `openssl x509 -ext keyUsage,extendedKeyUsage` as "Key Usage" / "Extended Key Usage" to their values.
+    static func extensions(_ cert: String) throws -> [String: String] {
+        let out = try Shell.check("openssl", ["x509", "-in", cert, "-noout", "-ext", "keyUsage,extendedKeyUsage"],
+                                  timeout: 30).out
+        var result: [String: String] = [:]
+        var current: String?
+        for line in out.split(separator: "\n") {
+            if line.first?.isWhitespace == false {
+                let title = line.split(separator: ":").first.map(String.init) ?? ""
+                current = title.replacingOccurrences(of: "X509v3 ", with: "").trimmingCharacters(in: .whitespaces)
+            } else if let current {
+                result[current, default: ""] += line.trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return result
+    }
+
+    /// The value of the first `key = "value"` line.
+    static func tomlValue(_ text: String, key: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == key else { continue }
+            return parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return nil
+    }
+
+    /// A self-signed RSA pair made by the openssl CLI, as a gateway's own would be.
+    static func openSSLPair(in scratch: TemporaryDirectory) throws -> (key: String, cert: String) {
+        let key = scratch.file("gw.key"), cert = scratch.file("gw.crt")
+        try Shell.check("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=gw",
+                                    "-keyout", key, "-out", cert, "-days", "30"], timeout: 60)
+        _ = chmod(key, 0o600)
+        return (key, cert)
+    }
+
+    static func which(_ name: String) -> String? {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        return dirs.map { $0.appending(path: name) }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago: bind to port 0, read it, close.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw CocoaError(.fileReadUnknown) }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw CocoaError(.fileReadUnknown) }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        guard named == 0 else { throw CocoaError(.fileReadUnknown) }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func curl(_ arguments: [String]) throws -> ProcessResult {
+        try Shell.run("curl", ["-s", "--max-time", "5"] + arguments, timeout: 15)
+    }
+
+    /// Waits at most `seconds` for `p` to exit.
+    static func wait(for p: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        return !p.isRunning
+    }
+
+    static func tree(_ path: String) -> String {
+        ((FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []).joined(separator: ", ")
+    }
+}
