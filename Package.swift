@@ -50,9 +50,10 @@ let package = Package(
             path: "Sources/spoolrun"),
 
         .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Mail", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "TestSupport"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Crypto", "TestSupport"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

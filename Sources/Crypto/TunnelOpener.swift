@@ -18,16 +18,27 @@ public struct TunnelRejection: Error, Sendable, Equatable, CustomStringConvertib
     public let failure: TunnelFailure
     public let detail: String
     public var description: String { "\(failure.rawValue): \(detail)" }
+
+    public init(failure: TunnelFailure, detail: String) {
+        self.failure = failure
+        self.detail = detail
+    }
 }
 
-/// What a successfully opened tunnel message yields.
-public struct OpenedTunnel: Sendable {
+/// The outer layer, decrypted: the inner MIME entity, still to be verified.
+public struct DecryptedTunnel: Sendable {
+    public let content: [UInt8]
+    /// Short OpenSSL name of the content cipher, for the log: e.g. "id-aes256-GCM".
+    public let contentEncryption: String
+}
+
+/// A signature that verified against a pinned certificate, and what it covered.
+public struct VerifiedContent: Sendable {
     /// The signed content: the tunnel payload (envelope + original message), as signed.
     public let content: [UInt8]
     /// SHA-256 of the signer certificate's DER, one of the pinned fingerprints.
     public let signerFingerprint: String
-    /// Short OpenSSL names, for the log: e.g. "id-aes256-GCM", "SHA256".
-    public let contentEncryption: String
+    /// Short OpenSSL name of the signature digest, e.g. "SHA256".
     public let signatureDigest: String
 }
 
@@ -60,17 +71,32 @@ public final class TunnelOpener: @unchecked Sendable {
 
     deinit { spoolrun_sk_X509_free(pinnedStack) }
 
-    /// Opens the DER body of an `application/pkcs7-mime` tunnel part.
-    public func open(der: [UInt8]) -> Result<OpenedTunnel, TunnelRejection> {
+    /// Decrypts the DER body of the outer `application/pkcs7-mime` part with one of the
+    /// tunnel keys, after checking the content-encryption algorithm.
+    public func decrypt(der: [UInt8]) -> Result<DecryptedTunnel, TunnelRejection> {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         do {
-            let (decrypted, cipher) = try decrypt(der)
-            return .success(try verify(decrypted, contentEncryption: cipher))
+            let (content, cipher) = try decrypt(der)
+            return .success(DecryptedTunnel(content: content, contentEncryption: cipher))
         } catch let rejection as TunnelRejection {
             return .failure(rejection)
         } catch {
             return .failure(TunnelRejection(failure: .decryptFailed, detail: "\(error)"))
+        }
+    }
+
+    /// Verifies a DER CMS SignedData against the pinned certificates only. For a detached
+    /// signature (multipart/signed) `detachedContent` holds the signed bytes.
+    public func verify(signature: [UInt8], detachedContent: [UInt8]?) -> Result<VerifiedContent, TunnelRejection> {
+        OpenSSLErrorQueue.clear()
+        defer { OpenSSLErrorQueue.clear() }
+        do {
+            return .success(try verifySignedData(signature, detachedContent: detachedContent))
+        } catch let rejection as TunnelRejection {
+            return .failure(rejection)
+        } catch {
+            return .failure(TunnelRejection(failure: .signatureInvalid, detail: "\(error)"))
         }
     }
 
@@ -121,31 +147,13 @@ public final class TunnelOpener: @unchecked Sendable {
 
     // MARK: - Verification against the pinned certificates
 
-    private func verify(_ mime: [UInt8], contentEncryption: String) throws -> OpenedTunnel {
-        do {
-            return try verify(mime, contentEncryption: contentEncryption, readFlags: Int32(SMIME_BINARY))
-        } catch let r as TunnelRejection where r.failure == .signatureInvalid {
-            // A multipart/signed written with CRLF throughout (Python's cryptography, and
-            // likely Java-based gateways) puts CRLF before each boundary; OpenSSL's binary
-            // reader strips only the LF there and the digest no longer matches. Reading
-            // it again with SMIME_CRLFEOL restores the signed bytes. The signature is still
-            // checked over exactly the content that is returned.
-            return try verify(mime, contentEncryption: contentEncryption,
-                              readFlags: Int32(SMIME_BINARY | SMIME_CRLFEOL))
-        }
-    }
-
-    private func verify(_ mime: [UInt8], contentEncryption: String, readFlags: Int32) throws -> OpenedTunnel {
-        OpenSSLErrorQueue.clear()
-        let inBio = MemoryBIO.reading(mime)
+    private func verifySignedData(_ der: [UInt8], detachedContent: [UInt8]?) throws -> VerifiedContent {
+        let inBio = MemoryBIO.reading(der)
         defer { BIO_free(inBio) }
-        var detached: OpaquePointer? = nil
-        // SMIME_BINARY with CMS_BINARY below: content signed with `openssl cms -sign -binary`
-        // over LF-only text verifies only this way, and CRLF content is unaffected.
-        guard let cms = SMIME_read_CMS_ex(inBio, readFlags, &detached, nil) else {
-            throw TunnelRejection(failure: .notSigned,
-                                  detail: "the decrypted content is not an S/MIME signed entity")
+        guard let cms = d2i_CMS_bio(inBio, nil) else {
+            throw TunnelRejection(failure: .notSigned, detail: "the signature is not a CMS structure")
         }
+        let detached = detachedContent.map { MemoryBIO.reading($0) }
         defer {
             CMS_ContentInfo_free(cms)
             if let detached { BIO_free(detached) }
@@ -187,6 +195,7 @@ public final class TunnelOpener: @unchecked Sendable {
         // CMS_NOINTERN is essential: without it OpenSSL also searches the certificates inside
         // the message, and an attacker's certificate with the pinned subject would pass.
         // No chain is built (CMS_NO_SIGNER_CERT_VERIFY): trust is the pin itself.
+        // CMS_BINARY: the content is hashed exactly as sent, with no line-ending conversion.
         let flags = UInt32(CMS_NOINTERN | CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
         guard CMS_verify(cms, pinnedStack, nil, detached, out, flags) == 1 else {
             let reasons = OpenSSLErrorQueue.drain()
@@ -207,7 +216,7 @@ public final class TunnelOpener: @unchecked Sendable {
             }
             fingerprint = used
         }
-        return OpenedTunnel(content: MemoryBIO.contents(out), signerFingerprint: fingerprint,
-                            contentEncryption: contentEncryption, signatureDigest: digestName)
+        return VerifiedContent(content: MemoryBIO.contents(out), signerFingerprint: fingerprint,
+                               signatureDigest: digestName)
     }
 }

@@ -54,15 +54,23 @@ public struct Intake: Sendable {
             throw Rejection(.notEncrypted, "The tunnel message is \(outer.mediaType)\(outer.smimeType.map { "; smime-type=\($0)" } ?? ""), not S/MIME enveloped data.")
         }
 
-        let opened: OpenedTunnel
-        switch opener.open(der: outer.body) {
-        case .success(let o): opened = o
-        case .failure(let rejection):
-            throw Rejection(ReasonCode(rejection.failure), sentence(for: rejection))
+        let decrypted: DecryptedTunnel
+        switch opener.decrypt(der: outer.body) {
+        case .success(let d): decrypted = d
+        case .failure(let rejection): throw Rejection(ReasonCode(rejection.failure), sentence(for: rejection))
+        }
+        let signed: SignedEntity
+        do { signed = try SignedEntity.parse(decrypted.content) } catch {
+            throw Rejection(.notSigned, "The tunnel message is encrypted but not signed: \(error).")
+        }
+        let verified: VerifiedContent
+        switch opener.verify(signature: signed.signature, detachedContent: signed.detachedContent) {
+        case .success(let v): verified = v
+        case .failure(let rejection): throw Rejection(ReasonCode(rejection.failure), sentence(for: rejection))
         }
 
         let payload: TunnelPayload
-        do { payload = try TunnelPayload.parse(opened.content) } catch {
+        do { payload = try TunnelPayload.parse(verified.content) } catch {
             throw Rejection(.malformedEnvelope, "The signed content is not a tunnel payload: \(error).")
         }
         guard let json = payload.envelope else {
@@ -81,8 +89,8 @@ public struct Intake: Sendable {
         if let expires = envelope.expires, expires <= now {
             throw Rejection(.expired, "The envelope expired at \(TunnelEnvelope.formatTime(expires)).")
         }
-        return AcceptedTunnel(envelope: envelope, original: original, signerFingerprint: opened.signerFingerprint,
-                              contentEncryption: opened.contentEncryption, signatureDigest: opened.signatureDigest)
+        return AcceptedTunnel(envelope: envelope, original: original, signerFingerprint: verified.signerFingerprint,
+                              contentEncryption: decrypted.contentEncryption, signatureDigest: verified.signatureDigest)
     }
 
     private func sentence(for rejection: TunnelRejection) -> String {

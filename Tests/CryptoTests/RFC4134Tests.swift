@@ -25,7 +25,7 @@ final class RFC4134Tests: XCTestCase {
         let cert = try Certificate(bytes: try bytes("BobRSASignByCarl.cer"))
         let opener = TunnelOpener(keyPairs: [TunnelKeyPair(key: key, certificate: cert)], pinned: [cert])
         for sample in ["5.1.bin", "5.2.bin"] {
-            switch opener.open(der: try bytes(sample)) {
+            switch opener.decrypt(der: try bytes(sample)) {
             case .success: XCTFail("\(sample) must not open")
             case .failure(let r): XCTAssertEqual(r.failure, .weakAlgorithm, "\(sample): \(r)")
             }

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""spoolrun benchmarks (`make bench`): figures and ratios measured in one run.
+
+Intake throughput of 20 KB tunnel messages on one core and on two, against the machine's
+own `openssl speed rsa2048` private-key rate (DESIGN §10). Messages are made once by
+Tests/Support/tunnel_factory.py (openssl CLI, detached signature, AES-256-GCM), signed with
+the installation's gateway key; before each run the spool and the state are reset, so every
+run takes in the same files with a fresh state store.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FACTORY = os.path.join(REPO, "Tests", "Support", "tunnel_factory.py")
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def openssl_rsa2048_sign_per_second():
+    out = sh("openssl", "speed", "-seconds", "3", "rsa2048").stdout
+    for line in out.splitlines():
+        m = re.match(r"\s*rsa\s+2048 bits\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", line)
+        if m:
+            return float(m.group(1))
+    raise SystemExit("could not read `openssl speed rsa2048` output:\n" + out)
+
+
+def set_workers(config, workers):
+    text = open(config).read()
+    text = re.sub(r"\n\[limits\]\n(workers = \d+\n)?", f"\n[limits]\nworkers = {workers}\n", text)
+    open(config, "w").write(text)
+
+
+def reset(inst, messages):
+    spool = os.path.join(inst, "spool")
+    for sub in ("new", "archive", "failed"):
+        for f in glob.glob(os.path.join(spool, sub, "*")):
+            os.unlink(f)
+    for f in glob.glob(os.path.join(inst, "state", "spoolrun.sqlite*")):
+        os.unlink(f)
+    for m in messages:
+        os.link(m, os.path.join(spool, "new", os.path.basename(m)))
+
+
+def sweep(binary, inst, cpus):
+    cmd = [binary, "run", "--quiet", "--config", os.path.join(inst, "spoolrun.toml")]
+    if cpus:
+        cmd = ["taskset", "-c", cpus] + cmd
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(REPO, ".build", "release", "spoolrun"))
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--size", type=int, default=20 * 1024)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is reported")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="spoolrun-bench.")
+    try:
+        inst = os.path.join(work, "inst")
+        sh(args.binary, "setup", "--dir", inst, "--recipient-address", "webmail@portal.test",
+           "--sender-address", "webmail-sender@gateway.test")
+        corpus = os.path.join(work, "corpus")
+        os.mkdir(corpus)
+        print(f"making {args.messages} tunnel messages of {args.size} bytes ...", file=sys.stderr)
+        sh("python3", FACTORY, "make", "--maker", "openssl", "--encrypt", "aes-256-gcm",
+           "--signer-key", os.path.join(inst, "gateway", "gateway-sender.key"),
+           "--signer-cert", os.path.join(inst, "gateway", "gateway-sender.crt"),
+           "--recipient-cert", os.path.join(inst, "gateway", "tunnel-recipient.crt"),
+           "--from", "webmail-sender@gateway.test", "--to", "webmail@portal.test",
+           "--pad-to", str(args.size), "--count", str(args.messages), "--out-dir", corpus)
+        messages = sorted(glob.glob(os.path.join(corpus, "*")))
+        mean_size = sum(os.path.getsize(m) for m in messages) / len(messages)
+        config = os.path.join(inst, "spoolrun.toml")
+
+        results = {}
+        for label, workers, cpus in (("1 core", 1, "0"), ("2 cores", 2, None)):
+            set_workers(config, workers)
+            best = None
+            for _ in range(args.repeat):
+                reset(inst, messages)
+                seconds = sweep(args.binary, inst, cpus)
+                archived = len(os.listdir(os.path.join(inst, "spool", "archive")))
+                if archived != len(messages):
+                    raise SystemExit(f"only {archived} of {len(messages)} messages were accepted")
+                best = seconds if best is None else min(best, seconds)
+            results[label] = len(messages) / best
+
+        rsa = openssl_rsa2048_sign_per_second()
+        print()
+        print(f"spoolrun intake benchmark: {len(messages)} messages, mean {mean_size / 1024:.1f} KiB,"
+              f" AES-256-GCM + RSA-2048 detached signature, RSA-2048 tunnel key; best of {args.repeat}")
+        print(f"{'figure':<44}{'value':>12}{'target':>10}{'ratio':>9}")
+        print(f"{'openssl speed rsa2048, private-key ops/s/core':<44}{rsa:>12.0f}{'':>10}{'':>9}")
+        for label, target in (("1 core", 800), ("2 cores", 1500)):
+            rate = results[label]
+            print(f"{'intake msgs/s, ' + label + ' (durable, group commit)':<44}{rate:>12.0f}{target:>10}"
+                  f"{rate / target:>8.2f}x")
+        print(f"{'intake 1 core / openssl rsa2048 sign':<44}{results['1 core'] / rsa:>12.3f}")
+        print(f"{'intake 2 cores / 1 core':<44}{results['2 cores'] / results['1 core']:>12.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
