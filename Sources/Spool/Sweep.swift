@@ -94,36 +94,41 @@ public final class Sweep {
         let maxBytes = config.maxMessageBytes
 
         // Intake: the CPU-bound checks run on every configured core.
-        let results: [Result<BatchItem, Error>] = Parallel.map(names.count, workers: config.workers) { i in
+        let logger = self.logger
+        var items: [BatchItem] = Parallel.map(names.count, workers: config.workers) { i in
             let name = names[i]
-            return Result {
-                switch try spool.read(name, maxBytes: maxBytes) {
-                case .vanished:
-                    return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("vanished"))
-                case .notRegular:
-                    return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("not a regular file"))
-                case .tooLarge(let size):
-                    let limit = maxBytes / (1024 * 1024)
-                    return BatchItem(spoolName: name, digest: "", size: size, outcome: .rejected(Rejection(
-                        .tooLarge, "The file has \(size) bytes; the limit (limits.max_message_mb) is \(limit) MB.")))
-                case .bytes(let bytes):
-                    let digest = SHA256.hex(bytes)
-                    if let r = known.accepted[StateStore.key(name, digest)] {
-                        return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredAccepted(r))
-                    }
-                    if let r = known.rejected[StateStore.key(name, digest)] {
-                        return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredRejected(r))
-                    }
-                    let outcome: BatchItem.Outcome
-                    switch intake.check(bytes, now: now) {
-                    case .success(let a): outcome = .accepted(a)
-                    case .failure(let r): outcome = .rejected(r)
-                    }
-                    return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: outcome)
+            let read: SpoolDirectory.ReadOutcome
+            do { read = try spool.read(name, maxBytes: maxBytes) } catch {
+                // An unreadable file (permissions, I/O error) stays where it is, for the
+                // administrator to see; it must not stop the other messages.
+                logger.error("cannot read; left in spool/new", metadata: ["file": "\(name)", "error": "\(error)"])
+                return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("unreadable"))
+            }
+            switch read {
+            case .vanished:
+                return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("vanished"))
+            case .notRegular:
+                return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("not a regular file"))
+            case .tooLarge(let size):
+                let limit = maxBytes / (1024 * 1024)
+                return BatchItem(spoolName: name, digest: "", size: size, outcome: .rejected(Rejection(
+                    .tooLarge, "The file has \(size) bytes; the limit (limits.max_message_mb) is \(limit) MB.")))
+            case .bytes(let bytes):
+                let digest = SHA256.hex(bytes)
+                if let r = known.accepted[StateStore.key(name, digest)] {
+                    return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredAccepted(r))
                 }
+                if let r = known.rejected[StateStore.key(name, digest)] {
+                    return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredRejected(r))
+                }
+                let decision: BatchItem.Outcome
+                switch intake.check(bytes, now: now) {
+                case .success(let a): decision = .accepted(a)
+                case .failure(let r): decision = .rejected(r)
+                }
+                return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: decision)
             }
         }
-        var items = try results.map { try $0.get() }
 
         try rejectReplays(&items, store: context.store)
         for stage in batchStages { try stage.run(&items, context: context) }
