@@ -48,6 +48,9 @@ let package = Package(
             ],
             path: "Sources/spoolrun"),
 
+        // The in-process floor for `make bench` (scripts/bench.py).
+        .executableTarget(name: "spoolrun-bench", dependencies: ["Crypto", "Mail"], path: "Sources/Bench"),
+
         .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Mail", "TestSupport"]),
         // Proves each C module map and link line works on this machine before the modules

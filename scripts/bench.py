@@ -100,6 +100,10 @@ def main():
             results[label] = len(messages) / best
 
         rsa = openssl_rsa2048_sign_per_second()
+        floor_bin = os.path.join(os.path.dirname(args.binary), "spoolrun-bench")
+        floor = float(sh("taskset", "-c", "0", floor_bin, "floor", os.path.join(inst, "keys", "tunnel-recipient.key"),
+                         os.path.join(inst, "keys", "tunnel-recipient.crt"),
+                         os.path.join(inst, "keys", "gateway-sender.crt"), messages[0], "3").stdout.strip())
         # DESIGN §10's targets were set on a machine where `openssl speed rsa2048` gave
         # about 4,100 signs/s per core. One RSA-2048 private-key operation per message is
         # the floor of intake, so the targets are also shown scaled to this machine.
@@ -109,12 +113,14 @@ def main():
         print(f"spoolrun intake benchmark: {len(messages)} messages, mean {mean_size / 1024:.1f} KiB,"
               f" AES-256-GCM + RSA-2048 detached signature, RSA-2048 tunnel key; best of {args.repeat}")
         print(f"{'figure':<44}{'value':>12}{'target':>10}{'ratio':>9}{'scaled target':>15}{'ratio':>9}")
-        print(f"{'openssl speed rsa2048, private-key ops/s/core':<44}{rsa:>12.0f}{'':>10}{'':>9}")
+        print(f"{'openssl speed rsa2048, private-key ops/s/core':<44}{rsa:>12.0f}")
+        print(f"{'floor: decrypt + pinned verify, 1 thread':<44}{floor:>12.0f}")
         for label, target in (("1 core", 800), ("2 cores", 1500)):
             rate = results[label]
             print(f"{'intake msgs/s, ' + label + ' (durable, group commit)':<44}{rate:>12.0f}{target:>10}"
                   f"{rate / target:>8.2f}x{target * scale:>15.0f}{rate / (target * scale):>8.2f}x")
         print(f"{'intake 1 core / openssl rsa2048 sign':<44}{results['1 core'] / rsa:>12.3f}")
+        print(f"{'intake 1 core / floor':<44}{results['1 core'] / floor:>12.3f}")
         print(f"{'intake 2 cores / 1 core':<44}{results['2 cores'] / results['1 core']:>12.2f}")
         print(f"(scaled target = target x {rsa:.0f} / {reference_rsa:.0f}, this machine's RSA-2048 rate over the"
               f" reference machine's)")

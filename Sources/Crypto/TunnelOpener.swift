@@ -148,7 +148,7 @@ public final class TunnelOpener: @unchecked Sendable {
     // MARK: - Verification against the pinned certificates
 
     private func verifySignedData(_ der: [UInt8], detachedContent: [UInt8]?) throws -> VerifiedContent {
-        let inBio = MemoryBIO.reading(der)
+        let inBio = MemoryBIO.reading(BERWalker.signedDataWithoutCertificates(der) ?? der)
         defer { BIO_free(inBio) }
         guard let cms = d2i_CMS_bio(inBio, nil) else {
             throw TunnelRejection(failure: .notSigned, detail: "the signature is not a CMS structure")

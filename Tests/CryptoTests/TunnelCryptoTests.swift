@@ -1,6 +1,6 @@
 // The tunnel's sealer and opener against each other with keys made in the test: what is
 // sealed by a pinned signer opens, and pinning is by certificate, not by name.
-import Crypto
+@testable import Crypto
 import Mail
 import Foundation
 import XCTest
@@ -58,14 +58,15 @@ final class TunnelCryptoTests: XCTestCase {
         }
     }
 
-    /// The base64 body of the S/MIME entity the sealer wrote.
-    func derBody(of smime: [UInt8]) throws -> [UInt8] {
-        let text = String(decoding: smime, as: UTF8.self)
-        guard let range = text.range(of: "\n\n") ?? text.range(of: "\r\n\r\n") else { throw CocoaError(.fileReadCorruptFile) }
-        let b64 = text[range.upperBound...].filter { !$0.isWhitespace }
-        guard let data = Data(base64Encoded: String(b64)) else { throw CocoaError(.fileReadCorruptFile) }
-        return [UInt8](data)
-    }
+}
+
+/// The base64 body of the S/MIME entity the sealer wrote.
+func derBody(of smime: [UInt8]) throws -> [UInt8] {
+    let text = String(decoding: smime, as: UTF8.self)
+    guard let range = text.range(of: "\n\n") ?? text.range(of: "\r\n\r\n") else { throw CocoaError(.fileReadCorruptFile) }
+    let b64 = text[range.upperBound...].filter { !$0.isWhitespace }
+    guard let data = Data(base64Encoded: String(b64)) else { throw CocoaError(.fileReadCorruptFile) }
+    return [UInt8](data)
 }
 
 extension TunnelOpener {
@@ -79,5 +80,39 @@ extension TunnelOpener {
             }
             return verify(signature: signed.signature, detachedContent: signed.detachedContent)
         }
+    }
+}
+
+final class SignedDataStrippingTests: XCTestCase {
+    func testCertificatesCarriedInTheSignatureAreDroppedBeforeOpenSSLParsesThem() throws {
+        let rk = try PrivateKey.generate(.rsa2048)
+        let rc = try CertificateFactory.selfSigned(key: rk, profile: .init(commonName: "r", email: "r@portal.test", purpose: .encryption))
+        let sk = try PrivateKey.generate(.p256)
+        let sc = try CertificateFactory.selfSigned(key: sk, profile: .init(commonName: "s", email: "s@gateway.test", purpose: .signing))
+        let payload = Array("Content-Type: text/plain\r\n\r\nhi\r\n".utf8)
+        let sealed = try TunnelSealer(signerKey: sk, signerCertificate: sc, recipients: [rc]).seal(payload)
+        let opener = TunnelOpener(keyPairs: [.init(key: rk, certificate: rc)], pinned: [sc])
+        let decrypted = try opener.decrypt(der: try derBody(of: sealed)).get()
+        let signature = try SignedEntity.parse(decrypted.content).signature
+        XCTAssertTrue(contains(signature, sc.der), "openssl embeds the signer certificate")
+
+        let stripped = try XCTUnwrap(BERWalker.signedDataWithoutCertificates(signature))
+        XCTAssertFalse(contains(stripped, sc.der))
+        XCTAssertLessThan(stripped.count, signature.count - sc.der.count + 16)
+        XCTAssertEqual(try opener.verify(signature: signature, detachedContent: Array(payload)).get().content, payload)
+    }
+
+    func testNonSignedDataIsLeftAlone() {
+        XCTAssertNil(BERWalker.signedDataWithoutCertificates([0x30, 0x03, 0x02, 0x01, 0x00]))
+        XCTAssertNil(BERWalker.signedDataWithoutCertificates([]))
+        XCTAssertNil(BERWalker.signedDataWithoutCertificates([0x30, 0x80, 0x00]))
+    }
+
+    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
+            if Array(haystack[i..<(i + needle.count)]) == needle { return true }
+        }
+        return false
     }
 }
