@@ -19,41 +19,27 @@ public struct OuterTunnelMessage: Sendable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> OuterTunnelMessage {
-        GMimeRuntime.ensure()
         guard !bytes.isEmpty else { throw MIMEError("the file is empty") }
-        let stream = GMimeStreamAccess.stream(copying: bytes)
-        defer { unref(stream) }
-        let parser = g_mime_parser_new_with_stream(stream)
-        defer { unref(parser) }
-        guard let message = g_mime_parser_construct_message(parser, nil) else {
-            throw MIMEError("no RFC 5322 message could be parsed")
+        let parsed = try GMimeReading.withMessage(bytes) { message -> OuterTunnelMessage in
+            let object = spoolrun_gmime_message_as_object(message)
+            guard let headers = g_mime_object_get_header_list(object), g_mime_header_list_get_count(headers) > 0 else {
+                throw MIMEError("the message has no header fields")
+            }
+            let from = addresses(g_mime_message_get_from(message))
+            let to = addresses(g_mime_message_get_to(message))
+            guard let part = g_mime_message_get_mime_part(message) else {
+                return OuterTunnelMessage(from: from, to: to, mediaType: "text/plain", smimeType: nil, body: [])
+            }
+            let ct = g_mime_object_get_content_type(part)
+            let media = GMimeReading.mediaType(ct)
+            let smime = g_mime_content_type_get_parameter(ct, "smime-type").map { String(cString: $0).lowercased() }
+            let body = spoolrun_gmime_is_part(part) != 0 ? GMimeReading.decodedContent(spoolrun_gmime_as_part(part)) : []
+            return OuterTunnelMessage(from: from, to: to, mediaType: "\(media.type)/\(media.subtype)", smimeType: smime,
+                                      body: body)
         }
-        defer { unref(message) }
-        let object = spoolrun_gmime_message_as_object(message)
-        guard let headers = g_mime_object_get_header_list(object), g_mime_header_list_get_count(headers) > 0 else {
-            throw MIMEError("the message has no header fields")
-        }
-        let from = addresses(g_mime_message_get_from(message))
-        let to = addresses(g_mime_message_get_to(message))
-
-        guard let part = g_mime_message_get_mime_part(message) else {
-            return OuterTunnelMessage(from: from, to: to, mediaType: "text/plain", smimeType: nil, body: [])
-        }
-        let ct = g_mime_object_get_content_type(part)
-        let type = string(g_mime_content_type_get_media_type(ct)).lowercased()
-        let subtype = string(g_mime_content_type_get_media_subtype(ct)).lowercased()
-        let smime = g_mime_content_type_get_parameter(ct, "smime-type").map { String(cString: $0).lowercased() }
-        var body: [UInt8] = []
-        if spoolrun_gmime_is_part(part) != 0, let content = g_mime_part_get_content(spoolrun_gmime_as_part(part)) {
-            let out = g_mime_stream_mem_new()!
-            defer { unref(out) }
-            g_mime_data_wrapper_write_to_stream(content, out)
-            body = GMimeStreamAccess.bytes(of: out)
-        }
-        return OuterTunnelMessage(from: from, to: to, mediaType: "\(type)/\(subtype)", smimeType: smime, body: body)
+        guard let parsed else { throw MIMEError("no RFC 5322 message could be parsed") }
+        return parsed
     }
-
-    private static func string(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 
     /// Mailbox addresses of a list, groups flattened.
     static func addresses(_ list: UnsafeMutablePointer<InternetAddressList>?) -> [String] {

@@ -15,54 +15,37 @@ public struct SignedEntity: Sendable {
     public let detachedContent: [UInt8]?
 
     public static func parse(_ bytes: [UInt8]) throws -> SignedEntity {
-        GMimeRuntime.ensure()
-        let stream = GMimeStreamAccess.stream(copying: bytes)
-        defer { unref(stream) }
-        let parser = g_mime_parser_new_with_stream(stream)
-        defer { unref(parser) }
-        guard let entity = g_mime_parser_construct_part(parser, nil) else {
-            throw MIMEError("the decrypted content is not a MIME entity")
-        }
-        defer { unref(entity) }
-        let ct = g_mime_object_get_content_type(entity)
-        let type = lower(g_mime_content_type_get_media_type(ct)), subtype = lower(g_mime_content_type_get_media_subtype(ct))
-
-        if type == "multipart", subtype == "signed", spoolrun_gmime_is_multipart(entity) != 0 {
-            let multipart = spoolrun_gmime_as_multipart(entity)
-            guard g_mime_multipart_get_count(multipart) == 2,
-                  let boundaryC = g_mime_multipart_get_boundary(multipart),
-                  let signaturePart = g_mime_multipart_get_part(multipart, 1),  // borrowed
-                  spoolrun_gmime_is_part(signaturePart) != 0 else {
-                throw MIMEError("multipart/signed needs exactly two parts")
+        let parsed = try GMimeReading.withPart(bytes) { entity -> SignedEntity in
+            let ct = g_mime_object_get_content_type(entity)
+            let media = GMimeReading.mediaType(ct)
+            if media == ("multipart", "signed"), spoolrun_gmime_is_multipart(entity) != 0 {
+                let multipart = spoolrun_gmime_as_multipart(entity)
+                guard g_mime_multipart_get_count(multipart) == 2,
+                      let boundary = g_mime_multipart_get_boundary(multipart),
+                      let signaturePart = g_mime_multipart_get_part(multipart, 1),  // borrowed
+                      spoolrun_gmime_is_part(signaturePart) != 0 else {
+                    throw MIMEError("multipart/signed needs exactly two parts")
+                }
+                let sig = GMimeReading.mediaType(g_mime_object_get_content_type(signaturePart))
+                guard sig == ("application", "pkcs7-signature") || sig == ("application", "x-pkcs7-signature") else {
+                    throw MIMEError("the second part of multipart/signed is not application/pkcs7-signature")
+                }
+                let content = try firstPartBytes(bytes, boundary: String(cString: boundary))
+                return SignedEntity(signature: GMimeReading.decodedContent(spoolrun_gmime_as_part(signaturePart)),
+                                    detachedContent: content)
             }
-            let sigCT = g_mime_object_get_content_type(signaturePart)
-            let sigSubtype = lower(g_mime_content_type_get_media_subtype(sigCT))
-            guard lower(g_mime_content_type_get_media_type(sigCT)) == "application",
-                  sigSubtype == "pkcs7-signature" || sigSubtype == "x-pkcs7-signature" else {
-                throw MIMEError("the second part of multipart/signed is not application/pkcs7-signature")
+            if media == ("application", "pkcs7-mime") || media == ("application", "x-pkcs7-mime"),
+               spoolrun_gmime_is_part(entity) != 0 {
+                let smime = g_mime_content_type_get_parameter(ct, "smime-type").map { String(cString: $0).lowercased() }
+                guard smime == nil || smime == "signed-data" else {
+                    throw MIMEError("the decrypted content is application/pkcs7-mime; smime-type=\(smime!), not signed-data")
+                }
+                return SignedEntity(signature: GMimeReading.decodedContent(spoolrun_gmime_as_part(entity)), detachedContent: nil)
             }
-            let content = try firstPartBytes(bytes, boundary: String(cString: boundaryC))
-            return SignedEntity(signature: decodedContent(spoolrun_gmime_as_part(signaturePart)), detachedContent: content)
+            throw MIMEError("the decrypted content is \(media.type)/\(media.subtype), not an S/MIME signed entity")
         }
-        if type == "application", subtype == "pkcs7-mime" || subtype == "x-pkcs7-mime",
-           spoolrun_gmime_is_part(entity) != 0 {
-            let smime = g_mime_content_type_get_parameter(ct, "smime-type").map { String(cString: $0).lowercased() }
-            guard smime == nil || smime == "signed-data" else {
-                throw MIMEError("the decrypted content is application/pkcs7-mime; smime-type=\(smime!), not signed-data")
-            }
-            return SignedEntity(signature: decodedContent(spoolrun_gmime_as_part(entity)), detachedContent: nil)
-        }
-        throw MIMEError("the decrypted content is \(type)/\(subtype), not an S/MIME signed entity")
-    }
-
-    private static func lower(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0).lowercased() } ?? "" }
-
-    private static func decodedContent(_ part: UnsafeMutablePointer<GMimePart>?) -> [UInt8] {
-        guard let content = g_mime_part_get_content(part) else { return [] }
-        let out = g_mime_stream_mem_new()!
-        defer { unref(out) }
-        g_mime_data_wrapper_write_to_stream(content, out)
-        return GMimeStreamAccess.bytes(of: out)
+        guard let parsed else { throw MIMEError("the decrypted content is not a MIME entity") }
+        return parsed
     }
 
     /// The bytes between the first delimiter line and the line break before the second.

@@ -39,43 +39,28 @@ public struct TunnelPayload: Sendable {
 
     /// Reads a payload with GMime. Throws only when the entity is not a multipart at all.
     public static func parse(_ bytes: [UInt8]) throws -> TunnelPayload {
-        GMimeRuntime.ensure()
-        let stream = GMimeStreamAccess.stream(copying: bytes)
-        defer { unref(stream) }
-        let parser = g_mime_parser_new_with_stream(stream)
-        defer { unref(parser) }
-        guard let entity = g_mime_parser_construct_part(parser, nil) else {
-            throw MIMEError("the signed content is not a MIME entity")
-        }
-        defer { unref(entity) }
-        guard spoolrun_gmime_is_multipart(entity) != 0 else {
-            throw MIMEError("the signed content is not multipart/mixed")
-        }
-        let multipart = spoolrun_gmime_as_multipart(entity)
-        var envelope: [UInt8]? = nil
-        var original: [UInt8]? = nil
-        for i in 0..<g_mime_multipart_get_count(multipart) {
-            guard let part = g_mime_multipart_get_part(multipart, i) else { continue }  // borrowed
-            let ct = g_mime_object_get_content_type(part)
-            let type = (g_mime_content_type_get_mime_type(ct).map { p -> String in
-                defer { spoolrun_g_free(p) }
-                return String(cString: p)
-            } ?? "").lowercased()
-            if type == envelopeMediaType, envelope == nil, spoolrun_gmime_is_part(part) != 0,
-               let content = g_mime_part_get_content(spoolrun_gmime_as_part(part)) {
-                let out = g_mime_stream_mem_new()!
-                defer { unref(out) }
-                g_mime_data_wrapper_write_to_stream(content, out)
-                envelope = GMimeStreamAccess.bytes(of: out)
-            } else if type == "message/rfc822", original == nil, spoolrun_gmime_is_message_part(part) != 0,
-                      let message = g_mime_message_part_get_message(spoolrun_gmime_as_message_part(part)) {
-                let out = g_mime_stream_mem_new()!
-                defer { unref(out) }
-                g_mime_object_write_to_stream(spoolrun_gmime_message_as_object(message), nil, out)
-                original = GMimeStreamAccess.bytes(of: out)
+        let parsed = try GMimeReading.withPart(bytes) { entity -> TunnelPayload in
+            guard spoolrun_gmime_is_multipart(entity) != 0 else {
+                throw MIMEError("the signed content is not multipart/mixed")
             }
+            let multipart = spoolrun_gmime_as_multipart(entity)
+            var envelope: [UInt8]? = nil
+            var original: [UInt8]? = nil
+            for i in 0..<g_mime_multipart_get_count(multipart) {
+                guard let part = g_mime_multipart_get_part(multipart, i) else { continue }  // borrowed
+                let media = GMimeReading.mediaType(g_mime_object_get_content_type(part))
+                let type = "\(media.type)/\(media.subtype)"
+                if type == envelopeMediaType, envelope == nil, spoolrun_gmime_is_part(part) != 0 {
+                    envelope = GMimeReading.decodedContent(spoolrun_gmime_as_part(part))
+                } else if type == "message/rfc822", original == nil, spoolrun_gmime_is_message_part(part) != 0,
+                          let message = g_mime_message_part_get_message(spoolrun_gmime_as_message_part(part)) {
+                    original = GMimeReading.serialized(spoolrun_gmime_message_as_object(message))
+                }
+            }
+            return TunnelPayload(envelope: envelope, original: original)
         }
-        return TunnelPayload(envelope: envelope, original: original)
+        guard let parsed else { throw MIMEError("the signed content is not a MIME entity") }
+        return parsed
     }
 
     private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
