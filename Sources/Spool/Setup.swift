@@ -62,6 +62,27 @@ public enum Setup {
 
         let spool = options.spool.map(absolute) ?? inst.path("spool")
         let www = options.www.map(absolute) ?? inst.path("www")
+        // A setup that fails half-way removes what it made, so that it can simply be run
+        // again (it refuses to overwrite an installation, even a partial one).
+        let rootExisted = FileSystem.exists(root)
+        let ours = [inst.config, inst.keys, inst.gateway, inst.state, inst.logs, inst.nginxConfig]
+            + [spool, www].filter { $0.hasPrefix(root + "/") && !FileSystem.exists($0) }
+        do {
+            return try create(inst, options: options, spool: spool, www: www, recipient: recipient, sender: sender,
+                              givenGatewayCert: givenGatewayCert)
+        } catch {
+            if rootExisted {
+                for path in ours { try? FileManager.default.removeItem(atPath: path) }
+            } else {
+                try? FileManager.default.removeItem(atPath: root)
+            }
+            throw error
+        }
+    }
+
+    private static func create(_ inst: Installation, options: SetupOptions, spool: String, www: String,
+                               recipient: String, sender: String, givenGatewayCert: Certificate?) throws -> Installation {
+        let root = inst.root
         try FileSystem.makeDirectory(root, mode: 0o755)
         try FileSystem.makeDirectory(inst.keys, mode: 0o700)
         try FileSystem.makeDirectory(inst.gateway, mode: 0o700)

@@ -379,3 +379,21 @@ private enum SetupKit {
         ((FileManager.default.enumerator(atPath: path)?.allObjects as? [String]) ?? []).joined(separator: ", ")
     }
 }
+
+final class SetupFailureTests: XCTestCase {
+    func testFailedSetupLeavesNothingBehindSoItCanBeRunAgain() throws {
+        let scratch = try TemporaryDirectory()
+        let blocker = scratch.file("not-a-directory")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: blocker))
+        let dir = scratch.file("inst")
+        let failed = try Shell.run(Paths.spoolrun, ["setup", "--dir", dir, "--www", blocker])
+        XCTAssertNotEqual(failed.status, 0)
+        XCTAssertTrue(failed.err.contains(blocker), failed.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "the half-made installation is removed")
+        XCTAssertEqual(try String(contentsOfFile: blocker, encoding: .utf8), "x", "nothing outside it is touched")
+
+        let again = try Shell.run(Paths.spoolrun, ["setup", "--dir", dir])
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/spoolrun.toml"))
+    }
+}
