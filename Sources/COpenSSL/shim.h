@@ -14,6 +14,8 @@
 #include <openssl/ec.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/kdf.h>
+#include <openssl/param_build.h>
 
 static inline long spoolrun_BIO_set_mem_eof_return(BIO *b, long v) { return BIO_set_mem_eof_return(b, v); }
 static inline long spoolrun_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
@@ -29,5 +31,8 @@ static inline void spoolrun_sk_X509_pop_free(STACK_OF(X509) *s) { sk_X509_pop_fr
 static inline int spoolrun_sk_CMS_SignerInfo_num(STACK_OF(CMS_SignerInfo) *s) { return sk_CMS_SignerInfo_num(s); }
 static inline CMS_SignerInfo *spoolrun_sk_CMS_SignerInfo_value(STACK_OF(CMS_SignerInfo) *s, int i) { return sk_CMS_SignerInfo_value(s, i); }
 static inline int spoolrun_sk_CMS_RecipientInfo_num(STACK_OF(CMS_RecipientInfo) *s) { return sk_CMS_RecipientInfo_num(s); }
+
+static inline int spoolrun_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
+static inline int spoolrun_EVP_PKEY_KEYPAIR(void) { return EVP_PKEY_KEYPAIR; }
 
 #endif
