@@ -22,6 +22,7 @@ release: deps
 # Builds and runs every test: unit tests, and end-to-end tests that drive the built binary
 # against real openssl, Python cryptography and nginx.
 test: test-deps
+	node --test Tests/JavaScript/
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 

@@ -30,6 +30,11 @@ if [ -n "$missing" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
+  # The portal's JavaScript is tested with Node's built-in test runner (WebCrypto needs 18+).
+  if ! command -v node >/dev/null 2>&1; then
+    echo "install-deps: installing nodejs"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs
+  fi
   # The tests make tunnel messages with Python's cryptography package as an independent
   # implementation; PKCS7EnvelopeBuilder needs version 44 or later (Debian 12 has 38).
   if ! python3 -c 'from cryptography.hazmat.primitives.serialization.pkcs7 import PKCS7EnvelopeBuilder' 2>/dev/null; then

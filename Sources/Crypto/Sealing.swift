@@ -20,7 +20,19 @@ public enum SealedFormat {
             self.messageID = messageID
             self.objectName = objectName
         }
-        var associatedData: [UInt8] { Array("spoolrun/v1/object|\(mailboxID)|\(messageID)|\(objectName)".utf8) }
+        /// Joined with "|", which no valid id contains, so the bytes name one place only.
+        func associatedData() throws -> [UInt8] {
+            for id in [mailboxID, messageID, objectName] where !SealedFormat.isValidID(id) {
+                throw CryptoFailure("\"\(id)\" is not a valid id: 1-128 characters of A-Z a-z 0-9 . _ -")
+            }
+            return Array("spoolrun/v1/object|\(mailboxID)|\(messageID)|\(objectName)".utf8)
+        }
+    }
+
+    /// Ids that name mailboxes, messages and objects: 1-128 characters of [A-Za-z0-9._-].
+    public static func isValidID(_ id: String) -> Bool {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
+        return (1...128).contains(id.utf8.count) && id.utf8.allSatisfy(allowed.contains)
     }
 
     /// Seals `plaintext` to `recipient`: "SPR1" || ephemeral public point (65) || nonce (12)
@@ -31,7 +43,7 @@ public enum SealedFormat {
         let nonce = nonce ?? SecureRandom.bytes(AESGCM.nonceSize)
         let ephPoint = eph.publicPoint
         let key = try objectKey(shared: try eph.sharedSecret(with: recipient), ephemeral: ephPoint, recipient: recipient.point)
-        let sealed = try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: context.associatedData)
+        let sealed = try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: try context.associatedData())
         var out = objectMagic
         out.reserveCapacity(4 + 65 + 12 + sealed.count)
         out += ephPoint
@@ -51,7 +63,7 @@ public enum SealedFormat {
         let nonce = Array(sealed[69..<header])
         let key = try objectKey(shared: try recipient.sharedSecret(with: ephemeral), ephemeral: ephemeral.point,
                                 recipient: recipient.publicPoint)
-        return try AESGCM.open(Array(sealed[header...]), key: key, nonce: nonce, aad: context.associatedData)
+        return try AESGCM.open(Array(sealed[header...]), key: key, nonce: nonce, aad: try context.associatedData())
     }
 
     static func objectKey(shared: [UInt8], ephemeral: [UInt8], recipient: [UInt8]) throws -> [UInt8] {
@@ -89,6 +101,7 @@ public struct KeyBundle: Sendable, Equatable {
 
     public static func wrap(_ keyPair: P256KeyPair, login: RecipientLogin, mailboxID: String,
                             nonce: [UInt8]? = nil) throws -> KeyBundle {
+        guard SealedFormat.isValidID(mailboxID) else { throw CryptoFailure("\"\(mailboxID)\" is not a valid mailbox id") }
         let nonce = nonce ?? SecureRandom.bytes(AESGCM.nonceSize)
         let wrapped = try AESGCM.seal(keyPair.privateScalar, key: login.wrapKey, nonce: nonce,
                                       aad: associatedData(mailboxID: mailboxID))
@@ -96,6 +109,7 @@ public struct KeyBundle: Sendable, Equatable {
     }
 
     public func unwrap(with login: RecipientLogin) throws -> P256KeyPair {
+        guard SealedFormat.isValidID(mailboxID) else { throw CryptoFailure("\"\(mailboxID)\" is not a valid mailbox id") }
         let d = try AESGCM.open(wrapped, key: login.wrapKey, nonce: nonce, aad: Self.associatedData(mailboxID: mailboxID))
         let pair = try P256KeyPair(privateScalar: d)
         guard pair.publicPoint == publicPoint else { throw CryptoFailure("the key bundle's public key does not match") }
@@ -103,7 +117,7 @@ public struct KeyBundle: Sendable, Equatable {
     }
 
     /// The bundle file: `{"v":1,"mailbox":…,"pub":…,"nonce":…,"wrapped":…}`, binary fields
-    /// in unpadded base64url.
+    /// in unpadded base64url. A valid mailbox id needs no JSON escaping.
     public func json() -> [UInt8] {
         let text = "{\"v\":1,\"mailbox\":\"\(mailboxID)\",\"pub\":\"\(Base64URL.encode(publicPoint))\","
             + "\"nonce\":\"\(Base64URL.encode(nonce))\",\"wrapped\":\"\(Base64URL.encode(wrapped))\"}"

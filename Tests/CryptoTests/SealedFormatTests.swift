@@ -97,3 +97,16 @@ func hexBytes(_ hex: String) -> [UInt8] {
     }
     return out
 }
+
+final class SealedIDTests: XCTestCase {
+    func testIDsWithTheSeparatorOrOutsideTheAlphabetAreRefused() throws {
+        let recipient = try P256KeyPair.generate()
+        for bad in ["a|b", "", "ü", "a/b", String(repeating: "x", count: 129)] {
+            let context = SealedFormat.ObjectContext(mailboxID: "mbx", messageID: bad, objectName: "body")
+            XCTAssertThrowsError(try SealedFormat.seal([1], to: recipient.publicKey, context: context), bad)
+        }
+        let login = try RecipientLogin.derive(address: "a@b.example", password: "p", installationSalt: SecureRandom.bytes(32),
+                                              iterations: 1)
+        XCTAssertThrowsError(try KeyBundle.wrap(recipient, login: login, mailboxID: "bad\"id"))
+    }
+}
