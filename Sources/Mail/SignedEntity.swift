@@ -48,53 +48,10 @@ public struct SignedEntity: Sendable {
         return parsed
     }
 
-    /// The bytes between the first delimiter line and the line break before the second.
+    /// The first body part exactly as sent (see MultipartBytes).
     static func firstPartBytes(_ bytes: [UInt8], boundary: String) throws -> [UInt8] {
-        let delimiter = Array("--\(boundary)".utf8)
-        guard let first = delimiterLine(in: bytes, delimiter: delimiter, from: headerEnd(bytes)) else {
-            throw MIMEError("multipart/signed has no opening boundary")
-        }
-        // The part starts after the line break that ends the delimiter line (transport
-        // padding, RFC 2046 §5.1.1, may come before it).
-        var start = first + delimiter.count
-        while start < bytes.count, bytes[start] != 10 { start += 1 }
-        start += 1
-        guard start <= bytes.count,
-              let next = delimiterLine(in: bytes, delimiter: delimiter, from: start) else {
-            throw MIMEError("multipart/signed has no second boundary")
-        }
-        // The CRLF (or bare LF) before a delimiter is part of the delimiter.
-        var end = next
-        if end > start, bytes[end - 1] == 10 { end -= 1 }
-        if end > start, bytes[end - 1] == 13 { end -= 1 }
-        return Array(bytes[start..<end])
-    }
-
-    /// Where the entity's header block ends (after its blank line), so a boundary that
-    /// appears inside a header is never taken for a delimiter.
-    private static func headerEnd(_ bytes: [UInt8]) -> Int {
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 10 {
-                if i + 1 < bytes.count, bytes[i + 1] == 10 { return i + 2 }
-                if i + 2 < bytes.count, bytes[i + 1] == 13, bytes[i + 2] == 10 { return i + 3 }
-            }
-            i += 1
-        }
-        return bytes.count
-    }
-
-    /// Offset of the next `delimiter` that starts a line, at or after `from`.
-    private static func delimiterLine(in bytes: [UInt8], delimiter: [UInt8], from: Int) -> Int? {
-        var i = from
-        let last = bytes.count - delimiter.count
-        while i <= last {
-            if bytes[i] == delimiter[0], i == 0 || bytes[i - 1] == 10,
-               bytes[i..<(i + delimiter.count)].elementsEqual(delimiter) {
-                return i
-            }
-            i += 1
-        }
-        return nil
+        let split = try MultipartBytes(bytes, boundary: boundary)
+        guard split.parts.count == 2 else { throw MIMEError("multipart/signed needs exactly two parts") }
+        return Array(bytes[split.parts[0]])
     }
 }

@@ -32,7 +32,9 @@ public struct TunnelPayload: Sendable {
         line("Content-Type: message/rfc822")
         line("")
         out += original
-        if original.last != 10 { line("") }
+        // This line break belongs to the closing delimiter (RFC 2046 §5.1.1), so the
+        // original's own last line ending, if any, survives the round trip.
+        line("")
         line("--\(boundary)--")
         return out
     }
@@ -44,6 +46,9 @@ public struct TunnelPayload: Sendable {
                 throw MIMEError("the signed content is not multipart/mixed")
             }
             let multipart = spoolrun_gmime_as_multipart(entity)
+            // The original must come out byte for byte as the gateway put it in: take it
+            // from the raw part, not from GMime's re-serialisation.
+            let raw = g_mime_multipart_get_boundary(multipart).flatMap { try? MultipartBytes(bytes, boundary: String(cString: $0)) }
             var envelope: [UInt8]? = nil
             var original: [UInt8]? = nil
             for i in 0..<g_mime_multipart_get_count(multipart) {
@@ -54,13 +59,24 @@ public struct TunnelPayload: Sendable {
                     envelope = GMimeReading.decodedContent(spoolrun_gmime_as_part(part))
                 } else if type == "message/rfc822", original == nil, spoolrun_gmime_is_message_part(part) != 0,
                           let message = g_mime_message_part_get_message(spoolrun_gmime_as_message_part(part)) {
-                    original = GMimeReading.serialized(spoolrun_gmime_message_as_object(message))
+                    if let raw, raw.parts.count == g_mime_multipart_get_count(multipart), isIdentityEncoded(part) {
+                        original = Array(raw.body(of: Int(i)))
+                    } else {
+                        original = GMimeReading.serialized(spoolrun_gmime_message_as_object(message))
+                    }
                 }
             }
             return TunnelPayload(envelope: envelope, original: original)
         }
         guard let parsed else { throw MIMEError("the signed content is not a MIME entity") }
         return parsed
+    }
+
+    /// RFC 2046 §5.2.1: message/rfc822 is 7bit, 8bit or binary; anything else is decoded by GMime.
+    private static func isIdentityEncoded(_ part: UnsafeMutablePointer<GMimeObject>) -> Bool {
+        guard let cte = g_mime_object_get_header(part, "Content-Transfer-Encoding") else { return true }
+        let value = String(cString: cte).trimmingWhitespace().lowercased()
+        return value == "7bit" || value == "8bit" || value == "binary"
     }
 
     private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

@@ -49,3 +49,18 @@ final class SweepRecordTests: XCTestCase {
         withExtendedLifetime(held) {}
     }
 }
+
+final class IntakeOriginalTests: XCTestCase {
+    func testIntakeYieldsTheOriginalMessageByteForByte() throws {
+        let dir = try TemporaryDirectory()
+        let inst = try Setup.run(SetupOptions(directory: dir.file("inst")))
+        let config = try SpoolrunConfig.load(path: inst.config)
+        let original = Array("From: Alice <alice@corp.example>\nTo: bob@ext.example\nSubject: lf only\n\nbody line   \n\n".utf8)
+        let tunnel = try Wrapper.wrap(original, config: try GatewayConfig.load(path: inst.gatewayConfig),
+                                      options: WrapOptions(recipients: ["bob@ext.example"]))
+        let intake = Intake(config: config, opener: try KeyFiles.tunnelOpener(for: config))
+        let accepted = try intake.check(tunnel, now: Date()).get()
+        XCTAssertEqual(accepted.original, original)
+        XCTAssertEqual(accepted.envelope.recipients, ["bob@ext.example"])
+    }
+}
