@@ -4,6 +4,7 @@
 // tunnel file leaves spool/new only after its record is.
 import Foundation
 import GRDB
+import Crypto
 
 public struct StateStoreError: Error, CustomStringConvertible, Sendable {
     public let path: String
@@ -27,6 +28,15 @@ public struct MessageRecord: Sendable, Equatable {
     public var signer: String
     public var cipher: String
     public var size: Int
+}
+
+/// A recipient as the store knows them: no password, no private key.
+public struct RecipientRecord: Sendable, Equatable {
+    public var address: String
+    public var mailboxID: String
+    /// The 65-byte uncompressed P-256 point every object of the mailbox is sealed to.
+    public var publicKey: [UInt8]
+    public var createdAt: Date
 }
 
 /// One quarantined tunnel file as recorded.
@@ -107,7 +117,58 @@ public final class StateStore: @unchecked Sendable {
                 );
                 """)
         }
+        m.registerMigration("v2-recipients") { db in
+            // Recipients: their mailbox id and public key only. The private key exists only
+            // wrapped under the recipient's password, in www/k/ (docs/sealed-format.md §4).
+            try db.execute(sql: """
+                CREATE TABLE settings (
+                    key TEXT PRIMARY KEY,
+                    value BLOB NOT NULL
+                );
+                CREATE TABLE recipients (
+                    address TEXT PRIMARY KEY,
+                    mailbox_id TEXT NOT NULL UNIQUE,
+                    public_key BLOB NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                """)
+        }
         return m
+    }
+
+    /// The installation's 32-byte salt (docs/sealed-format.md §2), made on first use.
+    /// Not a secret: it is published in www/portal.json.
+    public func installationSalt() throws -> [UInt8] {
+        try wrap {
+            try pool.write { db in
+                if let existing = try Data.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'installation_salt'") {
+                    return [UInt8](existing)
+                }
+                let salt = SecureRandom.bytes(32)
+                try db.execute(sql: "INSERT INTO settings (key, value) VALUES ('installation_salt', ?)", arguments: [Data(salt)])
+                return salt
+            }
+        }
+    }
+
+    /// The known recipients among `addresses` (normalised).
+    public func recipients(_ addresses: [String]) throws -> [String: RecipientRecord] {
+        guard !addresses.isEmpty else { return [:] }
+        return try wrap {
+            try pool.read { db in
+                var found: [String: RecipientRecord] = [:]
+                for chunk in addresses.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM recipients WHERE address IN (\(marks))",
+                                                arguments: StatementArguments(chunk)) {
+                        let r = RecipientRecord(address: row["address"], mailboxID: row["mailbox_id"],
+                                                publicKey: [UInt8](row["public_key"] as Data), createdAt: row["created_at"])
+                        found[r.address] = r
+                    }
+                }
+                return found
+            }
+        }
     }
 
     private func wrap<T>(_ body: () throws -> T) throws -> T {
@@ -165,10 +226,15 @@ public final class StateStore: @unchecked Sendable {
     }
 
     /// Records a batch in one durable transaction (the group commit of DESIGN §10).
-    public func record(accepted: [MessageRecord], rejected: [RejectionRecord]) throws {
-        guard !accepted.isEmpty || !rejected.isEmpty else { return }
+    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], recipients: [RecipientRecord] = []) throws {
+        guard !accepted.isEmpty || !rejected.isEmpty || !recipients.isEmpty else { return }
         try wrap {
             try pool.write { db in
+                for r in recipients {
+                    try db.execute(sql: """
+                        INSERT INTO recipients (address, mailbox_id, public_key, created_at) VALUES (?, ?, ?, ?)
+                        """, arguments: [r.address, r.mailboxID, Data(r.publicKey), r.createdAt])
+                }
                 for m in accepted {
                     try db.execute(sql: """
                         INSERT INTO messages (envelope_id, spool_name, archive_name, digest, sender, recipients,
