@@ -30,6 +30,7 @@ let package = Package(
 
         .target(name: "Crypto", dependencies: ["COpenSSL"], path: "Sources/Crypto"),
         .target(name: "Mail", dependencies: ["CGMime"], path: "Sources/Mail"),
+        .target(name: "Render", dependencies: ["CLibXML2"], path: "Sources/Render"),
         .target(
             name: "Spool",
             dependencies: [
@@ -57,7 +58,8 @@ let package = Package(
         // that use libxml2, libharu and qpdf (Render) exist.
         .testTarget(name: "CLibraryTests", dependencies: ["COpenSSL", "CGMime", "CLibXML2", "CQPDF", "CHaru"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Crypto", "TestSupport"]),
-        .testTarget(name: "MailTests", dependencies: ["Mail"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )
