@@ -86,7 +86,7 @@ final class SanitizerCorpusTests: XCTestCase {
                          "<script>", "</noscript>", "<svg>", "<style>", "</style>", "<a href=", "javascript:", "<img src=",
                          "cid:", "data:image/png,", "style=", "url(", "\\", "\u{2028}", "<table>", "<math>", "<embed>",
                          "<wbr>", "<pre>", "\n"].map { Array($0.unicodeScalars) }
-        var random = SplitMix64(seed: 20_261_125)
+        var random = SeededGenerator(seed: 20_261_125)
         for round in 0..<2_000 {
             var scalars = inputs[random.next(below: inputs.count)]
             for _ in 0...random.next(below: 5) {
@@ -114,20 +114,4 @@ final class SanitizerCorpusTests: XCTestCase {
         }
         XCTAssertEqual(HTMLOracle.violations(in: "<p style=\"color: red\">a <a href=\"https://x.example/\">b</a></p>"), [])
     }
-}
-
-/// A small seeded generator (Steele, Lea and Flood's SplitMix64), so mutation runs repeat.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
