@@ -33,6 +33,8 @@ public struct SpoolrunConfig: Sendable {
     // [mail]
     public var mailFrom: String
     public var sendmail: String
+    /// The key that seals outbox payloads at rest (Outbox.swift).
+    public var outboxKey: String
 
     public static var defaultPath: String {
         ProcessInfo.processInfo.environment["SPOOLRUN_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -89,6 +91,7 @@ public struct SpoolrunConfig: Sendable {
         let mail = try root.section("mail")
         let from = try mail?.string("from") ?? senderAddress
         let sendmail = try mail?.string("sendmail") ?? "/usr/sbin/sendmail"
+        let outboxKey = try mail?.path("outbox_key") ?? root.resolve("keys/outbox.key")
         try mail?.finish()
         if !EmailAddress.isValid(from) {
             throw ConfigError(file: path, key: "mail.from", problem: "\"\(from)\" is not an email address")
@@ -103,7 +106,7 @@ public struct SpoolrunConfig: Sendable {
             recipientKeys: keys, gatewayCerts: gatewayCerts, maxAgeDays: maxAge,
             maxMessageBytes: maxMB * 1024 * 1024, batchSize: batch, workers: workers,
             portalURL: url, readReceipts: readReceipts, showSubject: showSubject,
-            retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail)
+            retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey)
     }
 }
 

@@ -43,6 +43,8 @@ enum InstallationFiles {
         [mail]
         from = \(quoted(sender))
         sendmail = "/usr/sbin/sendmail"
+        # Seals queued mail at rest (a password notice carries a password). Mode 0600.
+        outbox_key = "keys/outbox.key"
 
         """
     }

@@ -111,6 +111,7 @@ public enum Setup {
             try FileSystem.writeAtomically(gatewayCert.pem, to: inst.path("gateway/gateway-sender.crt"), mode: 0o644)
         }
         try FileSystem.writeAtomically(gatewayCert.pem, to: inst.path("keys/gateway-sender.crt"), mode: 0o644)
+        _ = try OutboxKey.loadOrCreate(path: inst.path("keys/outbox.key"))
 
         try FileSystem.writeAtomically(
             InstallationFiles.portalConfig(root: root, spool: spool, www: www, recipient: recipient, sender: sender,

@@ -133,7 +133,38 @@ public final class StateStore: @unchecked Sendable {
                 );
                 """)
         }
+        m.registerMigration("v3-outbox") { db in
+            // Payloads are sealed (Outbox.swift): this table holds no password in clear.
+            try db.execute(sql: """
+                CREATE TABLE outbox (
+                    uid TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    envelope_id TEXT,
+                    mail_from TEXT NOT NULL,
+                    rcpt TEXT NOT NULL,
+                    sealed BLOB NOT NULL,
+                    created_at DATETIME NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'queued',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at DATETIME,
+                    last_error TEXT
+                );
+                """)
+        }
         return m
+    }
+
+    /// Queued outbox entries, oldest first.
+    public func queuedOutbox() throws -> [OutboxEntry] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = 'queued' ORDER BY created_at, uid").compactMap { row in
+                    guard let kind = OutboxEntry.Kind(rawValue: row["kind"]) else { return nil }
+                    return OutboxEntry(uid: row["uid"], kind: kind, envelopeID: row["envelope_id"], mailFrom: row["mail_from"],
+                                       recipient: row["rcpt"], sealed: [UInt8](row["sealed"] as Data), createdAt: row["created_at"])
+                }
+            }
+        }
     }
 
     /// The installation's 32-byte salt (docs/sealed-format.md §2), made on first use.
@@ -226,10 +257,17 @@ public final class StateStore: @unchecked Sendable {
     }
 
     /// Records a batch in one durable transaction (the group commit of DESIGN §10).
-    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], recipients: [RecipientRecord] = []) throws {
-        guard !accepted.isEmpty || !rejected.isEmpty || !recipients.isEmpty else { return }
+    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], recipients: [RecipientRecord] = [],
+                       outbox: [OutboxEntry] = []) throws {
+        guard !accepted.isEmpty || !rejected.isEmpty || !recipients.isEmpty || !outbox.isEmpty else { return }
         try wrap {
             try pool.write { db in
+                for o in outbox {
+                    try db.execute(sql: """
+                        INSERT INTO outbox (uid, kind, envelope_id, mail_from, rcpt, sealed, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, Data(o.sealed), o.createdAt])
+                }
                 for r in recipients {
                     try db.execute(sql: """
                         INSERT INTO recipients (address, mailbox_id, public_key, created_at) VALUES (?, ?, ?, ?)
