@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "Spool",
             dependencies: [
-                "Crypto", "Mail",
+                "Crypto", "Mail", "Render",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -31,7 +31,16 @@ public struct BatchItem: Sendable {
 /// the commit makes the next sweep run it again.
 public protocol BatchStage: Sendable {
     var step: PipelineStep { get }
-    func run(_ items: inout [BatchItem], context: SweepContext) throws
+    func run(_ items: inout [BatchItem], writes: inout BatchWrites, context: SweepContext) throws
+}
+
+/// State rows a batch stage adds; they are committed in the batch's one transaction,
+/// together with the accepted and rejected files.
+public struct BatchWrites: Sendable {
+    public var recipients: [RecipientRecord] = []
+    public var outbox: [OutboxEntry] = []
+    public var deliveries: [DeliveryRecord] = []
+    public init() {}
 }
 
 /// A step that runs once per sweep after all batches (receipts, deliver, expire).

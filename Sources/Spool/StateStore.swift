@@ -39,6 +39,18 @@ public struct RecipientRecord: Sendable, Equatable {
     public var createdAt: Date
 }
 
+/// One message in one recipient's mailbox.
+public struct DeliveryRecord: Sendable, Equatable {
+    public var mailboxID: String
+    public var messageID: String
+    public var envelopeID: String
+    public var address: String
+    public var receivedAt: Date
+    /// The index entry, sealed to the recipient (context: mailbox, message, "entry").
+    public var entry: [UInt8]
+    public var size: Int
+}
+
 /// One quarantined tunnel file as recorded.
 public struct RejectionRecord: Sendable, Equatable {
     public var spoolName: String
@@ -151,7 +163,39 @@ public final class StateStore: @unchecked Sendable {
                 );
                 """)
         }
+        m.registerMigration("v4-deliveries") { db in
+            // One row per message and recipient. `entry` is the mailbox-index entry, sealed
+            // to the recipient: the sweep cannot read an old index, so it rebuilds each
+            // index from these rows.
+            try db.execute(sql: """
+                CREATE TABLE deliveries (
+                    mailbox_id TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    envelope_id TEXT NOT NULL,
+                    address TEXT NOT NULL,
+                    received_at DATETIME NOT NULL,
+                    entry BLOB NOT NULL,
+                    size INTEGER NOT NULL,
+                    PRIMARY KEY (mailbox_id, message_id)
+                );
+                """)
+        }
         return m
+    }
+
+    /// A mailbox's deliveries, newest first.
+    public func deliveries(mailboxID: String) throws -> [DeliveryRecord] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM deliveries WHERE mailbox_id = ? ORDER BY received_at DESC, message_id DESC
+                    """, arguments: [mailboxID]).map { row in
+                    DeliveryRecord(mailboxID: row["mailbox_id"], messageID: row["message_id"], envelopeID: row["envelope_id"],
+                                   address: row["address"], receivedAt: row["received_at"], entry: [UInt8](row["entry"] as Data),
+                                   size: row["size"])
+                }
+            }
+        }
     }
 
     /// Queued outbox entries, oldest first.
@@ -259,10 +303,25 @@ public final class StateStore: @unchecked Sendable {
     /// Records a batch in one durable transaction (the group commit of DESIGN §10).
     public func record(accepted: [MessageRecord], rejected: [RejectionRecord], recipients: [RecipientRecord] = [],
                        outbox: [OutboxEntry] = []) throws {
-        guard !accepted.isEmpty || !rejected.isEmpty || !recipients.isEmpty || !outbox.isEmpty else { return }
+        var writes = BatchWrites()
+        writes.recipients = recipients
+        writes.outbox = outbox
+        try record(accepted: accepted, rejected: rejected, writes: writes)
+    }
+
+    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], writes: BatchWrites) throws {
+        let recipients = writes.recipients
+        guard !accepted.isEmpty || !rejected.isEmpty || !recipients.isEmpty || !writes.outbox.isEmpty
+                || !writes.deliveries.isEmpty else { return }
         try wrap {
             try pool.write { db in
-                for o in outbox {
+                for d in writes.deliveries {
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO deliveries (mailbox_id, message_id, envelope_id, address, received_at, entry, size)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, d.receivedAt, Data(d.entry), d.size])
+                }
+                for o in writes.outbox {
                     try db.execute(sql: """
                         INSERT INTO outbox (uid, kind, envelope_id, mail_from, rcpt, sealed, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?)

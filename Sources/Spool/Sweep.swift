@@ -131,7 +131,8 @@ public final class Sweep {
         }
 
         try rejectReplays(&items, store: context.store)
-        for stage in batchStages { try stage.run(&items, context: context) }
+        var writes = BatchWrites()
+        for stage in batchStages { try stage.run(&items, writes: &writes, context: context) }
 
         // Record: one transaction for the whole batch.
         var acceptedRecords: [MessageRecord] = []
@@ -154,7 +155,7 @@ public final class Sweep {
             default: break
             }
         }
-        try context.store.record(accepted: acceptedRecords, rejected: rejectedRecords)
+        try context.store.record(accepted: acceptedRecords, rejected: rejectedRecords, writes: writes)
 
         // Archive: move the files, now that what they produced is recorded.
         var counts = (accepted: 0, rejected: 0, skipped: 0)

@@ -1,0 +1,74 @@
+// The JSON documents inside a mailbox's sealed objects, as the portal app reads them:
+// a message (object "body"), an index entry (object "entry"), and the index file that
+// lists the sealed entries. Plain data; sealing and writing happen in MailboxWriter.
+import Foundation
+import Mail
+
+struct MessageDocument: Encodable {
+    struct Address: Encodable {
+        let name: String?
+        let address: String
+    }
+
+    struct Part: Encodable {
+        /// The object name of the sealed bytes, e.g. "att-2" or "msg-3".
+        let object: String
+        let name: String
+        let type: String
+        let size: Int
+        let inline: Bool
+        let cid: String?
+    }
+
+    let v = 1
+    let id: String
+    let subject: String?
+    let from: [Address]
+    let to: [Address]
+    let cc: [Address]
+    let date: String?
+    /// "html" (a sanitized fragment) or "text" (plain text rendered as escaped HTML).
+    let format: String
+    let body: String
+    let blockedRemoteImages: Int
+    let attachments: [Part]
+    let messages: [Part]
+    let problems: [String]
+    /// The envelope's internal sender, who gets read receipts.
+    let sender: String
+
+    static func addresses(_ list: [MessageAddress]) -> [Address] { list.map { Address(name: $0.name, address: $0.address) } }
+}
+
+struct IndexEntryDocument: Encodable {
+    let v = 1
+    let id: String
+    let subject: String?
+    let from: String?
+    let date: String?
+    let size: Int
+    let attachments: Int
+}
+
+struct MailboxIndexDocument: Encodable {
+    struct Entry: Encodable {
+        let id: String
+        let received: String
+        /// The sealed IndexEntryDocument, unpadded base64url.
+        let entry: String
+    }
+
+    let v = 1
+    let mailbox: String
+    /// Newest first.
+    let entries: [Entry]
+}
+
+enum DocumentJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [UInt8](try encoder.encode(value))
+    }
+}

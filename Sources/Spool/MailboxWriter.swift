@@ -1,0 +1,44 @@
+// Seals a rendered message into one recipient's mailbox and writes the files atomically:
+// www/m/<mailbox>/<message>/{body,eml,att-N,msg-N} and www/m/<mailbox>/index.json.
+import Foundation
+import Crypto
+
+struct MailboxWriter {
+    let www: PortalFiles
+
+    /// The message id of an envelope in one mailbox: stable, so a re-render rewrites the
+    /// same names, and unlinkable to the envelope id without it.
+    static func messageID(envelopeID: String, address: String) -> String {
+        String(SHA256.hex(Array("spoolrun/v1/message|\(envelopeID)|\(address)".utf8)).prefix(32))
+    }
+
+    func write(_ message: RenderedMessage, for recipient: RecipientRecord, envelopeID: String,
+               receivedAt: Date) throws -> DeliveryRecord {
+        let id = Self.messageID(envelopeID: envelopeID, address: recipient.address)
+        let key = try P256PublicKey(point: recipient.publicKey)
+        let dir = www.mailboxPath(recipient.mailboxID).appendingPathComponent(id)
+        try FileSystem.makeDirectory(dir, mode: 0o755)
+        func seal(_ bytes: [UInt8], _ object: String) throws -> [UInt8] {
+            try SealedFormat.seal(bytes, to: key, context: .init(mailboxID: recipient.mailboxID, messageID: id, objectName: object))
+        }
+        var files: [(String, [UInt8])] = [("body", try DocumentJSON.encode(message.document(id))), ("eml", message.original)]
+        files += message.objects
+        for (name, bytes) in files {
+            try FileSystem.writeAtomically(try seal(bytes, name), to: dir.appendingPathComponent(name), mode: 0o644)
+        }
+        return DeliveryRecord(mailboxID: recipient.mailboxID, messageID: id, envelopeID: envelopeID, address: recipient.address,
+                              receivedAt: receivedAt, entry: try seal(try DocumentJSON.encode(message.entry(id)), "entry"),
+                              size: message.original.count)
+    }
+
+    func writeIndex(mailboxID: String, deliveries: [DeliveryRecord]) throws {
+        var byID: [String: DeliveryRecord] = [:]
+        for d in deliveries { byID[d.messageID] = d }  // a re-render replaces its entry
+        let sorted = byID.values.sorted { ($0.receivedAt, $0.messageID) > ($1.receivedAt, $1.messageID) }
+        let index = MailboxIndexDocument(mailbox: mailboxID, entries: sorted.map {
+            .init(id: $0.messageID, received: TunnelEnvelope.formatTime($0.receivedAt), entry: Base64URL.encode($0.entry))
+        })
+        try FileSystem.writeAtomically(try DocumentJSON.encode(index), to: www.mailboxPath(mailboxID).appendingPathComponent("index.json"),
+                                       mode: 0o644)
+    }
+}

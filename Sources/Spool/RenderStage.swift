@@ -1,0 +1,124 @@
+// Step "render" of the sweep (DESIGN §1, §5): each accepted message is parsed once and
+// sanitized once, then sealed into the mailbox of each of its recipients under www/m/.
+// First contact happens here (FirstContact); a generated password is queued as a sealed
+// password notice in the same transaction. Message ids derive from the envelope id and the
+// address, so rendering a message again leaves the same set of files.
+import Foundation
+import Crypto
+import Mail
+import Render
+
+public struct RenderStage: BatchStage {
+    public let step = PipelineStep.render
+    /// PBKDF2 iterations for new recipients (lower only in tests).
+    let loginIterations: Int
+
+    public init(loginIterations: Int = SealedFormat.loginIterations) { self.loginIterations = loginIterations }
+
+    public func run(_ items: inout [BatchItem], writes: inout BatchWrites, context: SweepContext) throws {
+        let accepted = items.indices.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
+        guard !accepted.isEmpty else { return }
+        let www = PortalFiles(root: context.config.www)
+        let salt = try context.store.installationSalt()
+        try www.writeParameters(installationSalt: salt)
+        let outboxKey = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
+        var addresses: [String] = []
+        for i in accepted { if case .accepted(let a) = items[i].outcome { addresses += a.envelope.recipients } }
+        var recipients = try context.store.recipients(Array(Set(addresses)))
+        let firstContact = FirstContact(www: www, installationSalt: salt, iterations: loginIterations)
+        let writer = MailboxWriter(www: www)
+        var touched: Set<String> = []
+
+        for i in accepted {
+            guard case .accepted(let tunnel) = items[i].outcome else { continue }
+            let rendered: RenderedMessage
+            do { rendered = try RenderedMessage(tunnel) } catch {
+                items[i].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
+                continue
+            }
+            for address in tunnel.envelope.recipients {
+                let recipient: RecipientRecord
+                if let known = recipients[address] {
+                    recipient = known
+                } else {
+                    let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address],
+                                                            now: context.now)
+                    recipient = contact.recipient
+                    recipients[address] = recipient
+                    writes.recipients.append(recipient)
+                    if let password = contact.generatedPassword {
+                        writes.outbox.append(try outboxKey.passwordNotice(
+                            PasswordNotice(recipient: address, password: password, envelopeID: tunnel.envelope.id),
+                            mailFrom: context.config.mailFrom, to: tunnel.envelope.sender, now: context.now))
+                    }
+                }
+                writes.deliveries.append(try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id,
+                                                          receivedAt: context.now))
+                touched.insert(recipient.mailboxID)
+            }
+        }
+        // The index lists what is recorded plus this batch. Written before the commit: a
+        // crash in between leaves an index naming objects that exist, and the next sweep
+        // renders the same ids again.
+        for mailbox in touched {
+            let recorded = try context.store.deliveries(mailboxID: mailbox)
+            try writer.writeIndex(mailboxID: mailbox, deliveries: recorded + writes.deliveries.filter { $0.mailboxID == mailbox })
+        }
+    }
+}
+
+/// A message parsed and sanitized once, ready to be sealed for each recipient.
+struct RenderedMessage {
+    let original: [UInt8]
+    let document: (String) -> MessageDocument
+    let entry: (String) -> IndexEntryDocument
+    let objects: [(name: String, bytes: [UInt8])]
+
+    init(_ tunnel: AcceptedTunnel) throws {
+        let parsed = try MessageParser.parse(tunnel.original)
+        var parts: [MessageDocument.Part] = []
+        var objects: [(String, [UInt8])] = []
+        var contentIDs: [String: String] = [:]
+        for a in parsed.attachments {
+            let name = "att-\(a.index)"
+            parts.append(.init(object: name, name: a.filename, type: a.mediaType, size: a.data.count, inline: a.isInline,
+                               cid: a.contentID))
+            objects.append((name, a.data))
+            if let cid = a.contentID { contentIDs[cid] = name }
+        }
+        var messages: [MessageDocument.Part] = []
+        for m in parsed.embeddedMessages {
+            let name = "msg-\(m.index)"
+            messages.append(.init(object: name, name: m.filename, type: "message/rfc822", size: m.raw.count, inline: false, cid: nil))
+            objects.append((name, m.raw))
+        }
+        let format: String, body: String, blocked: Int
+        if let html = parsed.htmlBody {
+            let resolved = contentIDs
+            let clean = HTMLSanitizer.sanitize(html.bytes, charset: html.charset,
+                                               policy: SanitizerPolicy(resolveContentID: { resolved[$0] }))
+            (format, body, blocked) = ("html", clean.html, clean.blockedRemoteImages)
+        } else {
+            (format, body, blocked) = ("text", PlainTextRenderer.html(parsed.textBody ?? ""), 0)
+        }
+        let date = parsed.date.map(TunnelEnvelope.formatTime)
+        let sender = tunnel.envelope.sender
+        let fromText = parsed.from.first.map { $0.name.map { "\($0) <" } ?? "" }.map { prefix in
+            prefix.isEmpty ? parsed.from[0].address : "\(prefix)\(parsed.from[0].address)>"
+        }
+        let attachmentCount = parts.filter { !$0.inline }.count + messages.count
+        let size = tunnel.original.count
+        self.original = tunnel.original
+        self.objects = objects
+        self.document = { id in
+            MessageDocument(id: id, subject: parsed.subject, from: MessageDocument.addresses(parsed.from),
+                            to: MessageDocument.addresses(parsed.to), cc: MessageDocument.addresses(parsed.cc), date: date,
+                            format: format, body: body, blockedRemoteImages: blocked, attachments: parts, messages: messages,
+                            problems: parsed.problems, sender: sender)
+        }
+        self.entry = { id in
+            IndexEntryDocument(id: id, subject: parsed.subject, from: fromText, date: date, size: size,
+                               attachments: attachmentCount)
+        }
+    }
+}
