@@ -50,7 +50,10 @@ let package = Package(
             path: "Sources/spoolrun"),
 
         // The in-process floor for `make bench` (scripts/bench.py).
-        .executableTarget(name: "spoolrun-bench", dependencies: ["Crypto", "Mail"], path: "Sources/Bench"),
+        .executableTarget(
+            name: "spoolrun-bench",
+            dependencies: ["Crypto", "Mail", "Spool", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Bench"),
 
         .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Mail", "TestSupport"]),

@@ -65,9 +65,11 @@ enum InstallationFiles {
     /// A complete nginx config for `nginx -p D -c D/nginx.conf`, runnable as a non-root
     /// user: every path it writes (pid, logs, temp files) lies inside the installation.
     static func nginxConfig(root: String, www: String, listen: String) -> String {
-        let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-            + "frame-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-            + "form-action 'none'; frame-ancestors 'none'"
+        // The portal app (www/index.html): its own scripts, styles and fetches only. The message
+        // body's sandboxed srcdoc iframe inherits this policy on top of its own, so inline images
+        // need data: and the sanitized body's style attributes need style-src-attr.
+        let csp = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+            + "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         return """
         # nginx for the spoolrun portal, written by `spoolrun setup`.
         # Run: nginx -p \(root) -c \(root)/nginx.conf

@@ -24,7 +24,8 @@ struct MailboxWriter {
         var files: [(String, [UInt8])] = [("body", try DocumentJSON.encode(message.document(id))), ("eml", message.original)]
         files += message.objects
         for (name, bytes) in files {
-            try FileSystem.writeAtomically(try seal(bytes, name), to: dir.appendingPathComponent(name), mode: 0o644)
+            // Synced once for the whole batch (RenderStage), before the batch is recorded.
+            try FileSystem.writeAtomically(try seal(bytes, name), to: dir.appendingPathComponent(name), mode: 0o644, sync: false)
         }
         return DeliveryRecord(mailboxID: recipient.mailboxID, messageID: id, envelopeID: envelopeID, address: recipient.address,
                               receivedAt: receivedAt, entry: try seal(try DocumentJSON.encode(message.entry(id)), "entry"),
@@ -39,6 +40,6 @@ struct MailboxWriter {
             .init(id: $0.messageID, received: TunnelEnvelope.formatTime($0.receivedAt), entry: Base64URL.encode($0.entry))
         })
         try FileSystem.writeAtomically(try DocumentJSON.encode(index), to: www.mailboxPath(mailboxID).appendingPathComponent("index.json"),
-                                       mode: 0o644)
+                                       mode: 0o644, sync: false)
     }
 }

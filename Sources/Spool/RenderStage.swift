@@ -26,35 +26,46 @@ public struct RenderStage: BatchStage {
         for i in accepted { if case .accepted(let a) = items[i].outcome { addresses += a.envelope.recipients } }
         var recipients = try context.store.recipients(Array(Set(addresses)))
         let firstContact = FirstContact(www: www, installationSalt: salt, iterations: loginIterations)
-        let writer = MailboxWriter(www: www)
-        var touched: Set<String> = []
 
+        // First contact, one address at a time (each costs one PBKDF2 run, by design).
         for i in accepted {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
-            let rendered: RenderedMessage
-            do { rendered = try RenderedMessage(tunnel) } catch {
-                items[i].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
-                continue
-            }
-            for address in tunnel.envelope.recipients {
-                let recipient: RecipientRecord
-                if let known = recipients[address] {
-                    recipient = known
-                } else {
-                    let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address],
-                                                            now: context.now)
-                    recipient = contact.recipient
-                    recipients[address] = recipient
-                    writes.recipients.append(recipient)
-                    if let password = contact.generatedPassword {
-                        writes.outbox.append(try outboxKey.passwordNotice(
-                            PasswordNotice(recipient: address, password: password, envelopeID: tunnel.envelope.id),
-                            mailFrom: context.config.mailFrom, to: tunnel.envelope.sender, now: context.now))
-                    }
+            for address in tunnel.envelope.recipients where recipients[address] == nil {
+                let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
+                recipients[address] = contact.recipient
+                writes.recipients.append(contact.recipient)
+                if let password = contact.generatedPassword {
+                    writes.outbox.append(try outboxKey.passwordNotice(
+                        PasswordNotice(recipient: address, password: password, envelopeID: tunnel.envelope.id),
+                        mailFrom: context.config.mailFrom, to: tunnel.envelope.sender, now: context.now))
                 }
-                writes.deliveries.append(try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id,
-                                                          receivedAt: context.now))
-                touched.insert(recipient.mailboxID)
+            }
+        }
+
+        // Rendering and sealing are CPU-bound and independent per message: all cores.
+        let writer = MailboxWriter(www: www)
+        let known = recipients
+        let now = context.now
+        let snapshot = items
+        let results: [Result<[DeliveryRecord], Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
+            guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .success([]) }
+            return Result {
+                let rendered = try RenderedMessage(tunnel)
+                return try tunnel.envelope.recipients.map { address in
+                    try writer.write(rendered, for: known[address]!, envelopeID: tunnel.envelope.id, receivedAt: now)
+                }
+            }
+        }
+        var touched: Set<String> = []
+        for (n, result) in results.enumerated() {
+            switch result {
+            case .success(let deliveries):
+                writes.deliveries += deliveries
+                touched.formUnion(deliveries.map(\.mailboxID))
+            case .failure(let error as MIMEError):
+                items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
+            case .failure(let error):
+                throw error
             }
         }
         // The index lists what is recorded plus this batch. Written before the commit: a
@@ -64,6 +75,8 @@ public struct RenderStage: BatchStage {
             let recorded = try context.store.deliveries(mailboxID: mailbox)
             try writer.writeIndex(mailboxID: mailbox, deliveries: recorded + writes.deliveries.filter { $0.mailboxID == mailbox })
         }
+        // One flush for every object, bundle and index of the batch, before it is recorded.
+        try FileSystem.syncFileSystem(containing: www.root)
     }
 }
 

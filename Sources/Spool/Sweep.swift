@@ -30,6 +30,11 @@ public final class Sweep {
         self.clock = clock
     }
 
+    /// The sweep `spoolrun run` performs: every step built so far, in DESIGN §1's order.
+    public static func standard(config: SpoolrunConfig, logger: Logger) -> Sweep {
+        Sweep(config: config, logger: logger, batchStages: [RenderStage()])
+    }
+
     /// Runs the sweep. Throws only when the sweep itself cannot run (keys, state store,
     /// spool unreadable); a bad message is quarantined and the sweep goes on.
     public func run() throws -> SweepSummary {

@@ -6,7 +6,7 @@ import Spool
 extension Spoolrun {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run one sweep: take in the spool, quarantine bad input, archive the rest.")
+            abstract: "Run one sweep: take in the spool, render into sealed mailboxes, quarantine bad input.")
 
         @OptionGroup var options: ConfigOption
         @Flag(help: "Log only warnings and errors.") var quiet = false
@@ -15,7 +15,7 @@ extension Spoolrun {
             CLI.bootstrapLogging(level: quiet ? .warning : .info)
             try CLI.guarded {
                 let config = try options.load()
-                _ = try Sweep(config: config, logger: Logger(label: "spoolrun")).run()
+                _ = try Sweep.standard(config: config, logger: Logger(label: "spoolrun")).run()
             }
         }
     }
