@@ -1,0 +1,336 @@
+// The portal app in a real browser (DESIGN §5): `spoolrun setup`, `wrap` and `run` put a
+// sealed message under a copy of www/, nginx from the generated config serves it, and
+// headless Chromium signs in, reads the message (body in a sandboxed srcdoc iframe with the
+// inline image as a data: URL), downloads the attachment and the .eml byte for byte, refuses
+// wrong credentials with one message, survives a damaged object, and fits a 360 px screen.
+import Foundation
+import TestSupport
+import XCTest
+
+final class PortalBrowserTests: XCTestCase {
+    private var scratch: TemporaryDirectory!
+    private var nginx: Process?
+    private var nginxPIDFile: String?
+    private var browser: WebDriver?
+    private var extraBrowser: WebDriver?
+    private var www = ""
+    private var downloads = ""
+    private var base = ""
+
+    static let bob = "bob@ext.test", bobPassword = "pw-bob-123"
+    static let carol = "carol@ext.test", carolPassword = "pw-carol-456"
+    static let wrongLogin = "Wrong address or password."
+    static let damaged = "This message could not be opened: it was damaged or altered."
+
+    private let tag = String(UInt32.random(in: 100_000...999_999))
+    private var subject: String { "Quarterly figures MARKER-\(tag)" }
+    private var attachmentName: String { "figures-\(tag).dat" }
+    /// Bytes that are not text, so that any re-encoding on the way would show.
+    private lazy var attachment: [UInt8] = Array("MARKER-ATTACHMENT-\(tag)\n".utf8) + (0..<256).map { UInt8($0) }
+    /// A valid 1x1 PNG.
+    static let png: [UInt8] = Array(Data(base64Encoded:
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")!)
+    private lazy var original: [UInt8] = Array("""
+        From: Alice Example <alice@corp.example>\r
+        To: Bob <bob@ext.test>, carol@ext.test\r
+        Cc: Dave <dave@corp.example>\r
+        Subject: \(subject)\r
+        Date: Wed, 25 Nov 2026 10:00:00 +0000\r
+        Message-ID: <\(tag)@corp.example>\r
+        MIME-Version: 1.0\r
+        Content-Type: multipart/mixed; boundary="outer"\r
+        \r
+        --outer\r
+        Content-Type: multipart/related; boundary="rel"\r
+        \r
+        --rel\r
+        Content-Type: text/html; charset=utf-8\r
+        \r
+        <p style="color: #333">MARKER-HTML-\(tag) Grüße, the figures are attached.</p>\r
+        <p><img src="cid:logo@corp.example" alt="logo"> averyveryverylongwordwithoutanyspacesthatmustwrapsomewhereonaphonescreen</p>\r
+        --rel\r
+        Content-Type: image/png\r
+        Content-ID: <logo@corp.example>\r
+        Content-Disposition: inline; filename="logo.png"\r
+        Content-Transfer-Encoding: base64\r
+        \r
+        \(Data(Self.png).base64EncodedString())\r
+        --rel--\r
+        --outer\r
+        Content-Type: application/octet-stream; name="\(attachmentName)"\r
+        Content-Disposition: attachment; filename="\(attachmentName)"\r
+        Content-Transfer-Encoding: base64\r
+        \r
+        \(Data(attachment).base64EncodedString(options: .lineLength76Characters).replacingOccurrences(of: "\n", with: "\r\n"))\r
+        --outer--\r
+
+        """.utf8)
+
+    // MARK: - Setup and teardown
+
+    override func setUpWithError() throws {
+        guard WebDriver.chromedriverPath != nil, WebDriver.chromiumPath != nil else {
+            throw XCTSkip("chromedriver and Chromium are needed for the browser tests")
+        }
+        guard let nginxPath = Self.which("nginx") else { throw XCTSkip("nginx is not installed") }
+        scratch = try TemporaryDirectory("spoolrun-portal")
+        let d = scratch.file("inst")
+        www = scratch.file("www")
+        downloads = scratch.file("downloads")
+        try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
+        // The app from the repository, copied: the sweep writes into the copy, never the repo.
+        try FileManager.default.copyItem(atPath: Paths.repo.appending(path: "www"), toPath: www)
+
+        let port = try LocalPorts.free()
+        try Shell.check(Paths.spoolrun, ["setup", "--dir", d, "--www", www, "--listen", "127.0.0.1:\(port)",
+                                         "--recipient-address", "webmail@portal.test",
+                                         "--sender-address", "webmail-sender@gateway.test"], timeout: 120)
+        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", d.appending(path: "gateway/gateway.toml"),
+                                                      "--to", Self.bob, "--to", Self.carol,
+                                                      "--password", "\(Self.bob)=\(Self.bobPassword)",
+                                                      "--password", "\(Self.carol)=\(Self.carolPassword)"],
+                                     stdin: Data(original), timeout: 60).stdout
+        let tmp = d.appending(path: "spool/tmp/portal-1")
+        try tunnel.write(to: URL(fileURLWithPath: tmp))
+        XCTAssertEqual(rename(tmp, d.appending(path: "spool/new/portal-1")), 0)
+        let sweep = try Shell.run(Paths.spoolrun, ["run", "--config", d.appending(path: "spoolrun.toml")], timeout: 300)
+        XCTAssertEqual(sweep.status, 0, sweep.err)
+        let mailboxes = (try? FileManager.default.contentsOfDirectory(atPath: www.appending(path: "m"))) ?? []
+        guard mailboxes.count == 2 else {
+            throw XCTSkip("the sweep rendered no mailboxes under www/m (is the render step wired into `spoolrun run`?): \(sweep.err)")
+        }
+
+        // As root, nginx drops to nobody, as in SetupTests: the files must be readable by it.
+        var prefix: [String] = []
+        if geteuid() == 0 {
+            guard let setpriv = Self.which("setpriv") else { return XCTFail("setpriv is needed to run nginx as nobody") }
+            try Shell.check("chown", ["-R", "nobody:nogroup", d, www], timeout: 30)
+            XCTAssertEqual(chmod(scratch.path, 0o755), 0)
+            prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: prefix.first ?? nginxPath)
+        p.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginxPath]) + ["-p", d, "-c", d.appending(path: "nginx.conf")]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        nginxPIDFile = d.appending(path: "state/nginx.pid")
+        try p.run()
+        nginx = p
+        base = "http://127.0.0.1:\(port)/"
+        var code = ""
+        for _ in 0..<100 {
+            code = (try? Shell.run("curl", ["-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", base], timeout: 10).out) ?? ""
+            if code == "200" || !p.isRunning { break }
+            usleep(100_000)
+        }
+        guard code == "200" else {
+            let log = (try? String(contentsOfFile: d.appending(path: "logs/nginx-error.log"), encoding: .utf8)) ?? ""
+            return XCTFail("nginx did not serve / within 10 s: \(log)")
+        }
+        browser = try WebDriver(downloadDirectory: downloads)
+    }
+
+    override func tearDown() {
+        browser?.quit()
+        browser = nil
+        extraBrowser?.quit()
+        extraBrowser = nil
+        if let p = nginx {
+            if p.isRunning { kill(p.processIdentifier, SIGQUIT) }
+            if let pidFile = nginxPIDFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, p.isRunning {
+                kill(pid, SIGTERM)
+            }
+            if !Self.wait(for: p, seconds: 10) {
+                kill(p.processIdentifier, SIGKILL)
+                _ = Self.wait(for: p, seconds: 5)
+            }
+        }
+        nginx = nil
+        nginxPIDFile = nil
+        scratch = nil
+        super.tearDown()
+    }
+
+    // MARK: - Tests
+
+    func testReaderSignsInReadsTheMessageAndDownloadsItsFilesByteForByte() throws {
+        let b = try XCTUnwrap(browser)
+        try b.navigate(base)
+        try signIn(b, " Bob@Ext.test ", Self.bobPassword)  // the address is normalised
+        let entry = try b.waitFor("#entries .entry", attempts: 300)
+        let entryText = try b.text(entry)
+        XCTAssertTrue(entryText.contains(subject), entryText)
+        XCTAssertTrue(entryText.contains("Alice Example"), entryText)
+        XCTAssertEqual(try b.execute("return document.getElementById('inbox-heading') === document.activeElement") as? Bool, true,
+                       "focus moves to the inbox")
+
+        try b.click(entry)
+        let frame = try b.waitFor("#message-body", attempts: 150)
+        XCTAssertTrue(try b.text(try b.waitFor("#message-subject")).contains(subject))
+        let headers = try b.text(try XCTUnwrap(try b.find("#message-headers")))
+        for part in ["Alice Example <alice@corp.example>", "Bob <bob@ext.test>", "carol@ext.test", "Dave <dave@corp.example>"] {
+            XCTAssertTrue(headers.contains(part), "headers show \(part): \(headers)")
+        }
+        // The sandbox has neither scripts nor the page's origin, so the test cannot reach
+        // inside: it checks what the page put into the frame.
+        let sandbox = try b.execute("return arguments[0].getAttribute('sandbox')", [WebDriver.argument(frame)]) as? String
+        XCTAssertNotNil(sandbox)
+        XCTAssertFalse(sandbox?.contains("allow-scripts") ?? true, sandbox ?? "")
+        XCTAssertFalse(sandbox?.contains("allow-same-origin") ?? true, sandbox ?? "")
+        let srcdoc = try XCTUnwrap(try b.execute("return document.getElementById('message-body').srcdoc") as? String)
+        XCTAssertTrue(srcdoc.contains("MARKER-HTML-\(tag) Grüße"), srcdoc)
+        XCTAssertTrue(srcdoc.contains("http-equiv=\"Content-Security-Policy\""), srcdoc)
+        XCTAssertTrue(srcdoc.contains("default-src 'none'; img-src data:; style-src 'unsafe-inline'"), srcdoc)
+        XCTAssertTrue(srcdoc.contains("src=\"data:image/png;base64,\(Data(Self.png).base64EncodedString())\""),
+                      "the inline image is the decrypted PNG as a data: URL: \(srcdoc)")
+        XCTAssertFalse(srcdoc.contains("src=\"att-"), "no image points at a sealed file: \(srcdoc)")
+        XCTAssertFalse(srcdoc.contains("cid:"), srcdoc)
+
+        // One button per attachment that is not inline, and one for the original.
+        let files = try b.findAll("#attachments button")
+        let labels = try files.map { try b.text($0) }
+        XCTAssertEqual(files.count, 2, "\(labels)")
+        let attachmentButton = try XCTUnwrap(zip(files, labels).first { $0.1.contains(attachmentName) }?.0, "\(labels)")
+        try b.click(attachmentButton)
+        XCTAssertEqual(try download(attachmentName), attachment, "the attachment downloads byte for byte")
+        let emlButton = try XCTUnwrap(try b.find("#attachments button[data-object='eml']"))
+        try b.click(emlButton)
+        XCTAssertEqual(try download("\(subject).eml"), original, "the .eml is the wrapped original, byte for byte")
+
+        // Nothing the page did was blocked by its CSP, and nothing else went wrong.
+        let problems = try b.consoleLog().filter { $0.level == "SEVERE" || $0.message.contains("Content Security Policy") }
+        XCTAssertEqual(problems.map(\.message), [], "the browser console is clean")
+
+        // Sign-out forgets the key and shows the form again.
+        try b.click(try b.waitFor("#sign-out"))
+        _ = try b.waitFor("#signin-form")
+        XCTAssertEqual(try b.execute("return document.getElementById('inbox').hidden && document.getElementById('message').hidden"
+                                     + " && document.getElementById('entries').children.length === 0") as? Bool, true)
+        XCTAssertEqual(try b.execute("return localStorage.length + sessionStorage.length") as? Int, 0, "nothing is stored")
+        XCTAssertEqual(try b.execute("return document.getElementById('password').value") as? String, "")
+    }
+
+    func testWrongPasswordUnknownAddressAndAnotherRecipientsPasswordAllShowTheSameError() throws {
+        let b = try XCTUnwrap(browser)
+        for (address, password) in [(Self.bob, "pw-bob-124"), ("nobody@ext.test", Self.bobPassword), (Self.bob, Self.carolPassword)] {
+            try b.navigate(base)
+            try signIn(b, address, password)
+            var error = ""
+            XCTAssertTrue(try b.poll(attempts: 300) {
+                error = try b.text(try XCTUnwrap(try b.find("#error")))
+                return !error.isEmpty
+            }, "an error shows for \(address) / \(password)")
+            XCTAssertEqual(error, Self.wrongLogin, "\(address) / \(password)")
+            XCTAssertEqual(try b.execute("return document.getElementById('inbox').hidden") as? Bool, true)
+            XCTAssertEqual(try b.findAll("#entries .entry").count, 0)
+        }
+        // Carol's own password still opens her own mailbox.
+        try b.navigate(base)
+        try signIn(b, Self.carol, Self.carolPassword)
+        XCTAssertTrue(try b.text(try b.waitFor("#entries .entry", attempts: 300)).contains(subject))
+        // The only console errors are the 404s of bundles that do not exist.
+        let problems = try b.consoleLog().filter { ($0.level == "SEVERE" && !$0.message.contains("404")) || $0.message.contains("Content Security Policy") }
+        XCTAssertEqual(problems.map(\.message), [])
+    }
+
+    func testADamagedMessageSaysSoWithoutBreakingThePage() throws {
+        let b = try XCTUnwrap(browser)
+        // Every sealed body under www/m gets one byte flipped: its tag no longer verifies.
+        let root = www.appending(path: "m")
+        for file in FileManager.default.enumerator(atPath: root)?.compactMap({ $0 as? String }) ?? [] where file.hasSuffix("/body") {
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: root.appending(path: file))))
+            bytes[bytes.count - 20] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: root.appending(path: file)))
+        }
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        try b.click(try b.waitFor("#entries .entry", attempts: 300))
+        var error = ""
+        XCTAssertTrue(try b.poll(attempts: 150) {
+            error = try b.text(try XCTUnwrap(try b.find("#error")))
+            return !error.isEmpty
+        })
+        XCTAssertEqual(error, Self.damaged)
+        XCTAssertTrue(try b.findAll("#message-body").isEmpty, "no body is shown")
+        try b.click(try b.waitFor("#back"))
+        XCTAssertTrue(try b.text(try b.waitFor("#entries .entry", attempts: 300)).contains(subject), "the inbox still works")
+    }
+
+    func testInboxAndMessageFitA360PixelScreenWithoutHorizontalScrolling() throws {
+        var b = try XCTUnwrap(browser)
+        try b.setWindowSize(width: 360, height: 740)
+        try b.navigate(base)
+        var width = try b.execute("return window.innerWidth") as? Int ?? 0
+        if width > 360 {
+            // This Chrome cannot make its window that narrow: emulate a phone instead.
+            let phone = try WebDriver(downloadDirectory: downloads, mobileWidth: 360)
+            extraBrowser = phone
+            b = phone
+            try b.navigate(base)
+            width = try b.execute("return window.innerWidth") as? Int ?? 0
+        }
+        XCTAssertLessThanOrEqual(width, 360)
+        let fits = "return document.documentElement.scrollWidth <= window.innerWidth"
+        _ = try b.waitFor("#signin-form")
+        XCTAssertEqual(try b.execute(fits) as? Bool, true, "the sign-in form fits")
+        try signIn(b, Self.bob, Self.bobPassword)
+        _ = try b.waitFor("#entries .entry", attempts: 300)
+        let inboxWidths = try scrollWidths(b)
+        XCTAssertEqual(try b.execute(fits) as? Bool, true, "the inbox fits: \(inboxWidths)")
+        try b.click(try b.waitFor("#entries .entry"))
+        _ = try b.waitFor("#message-body")
+        _ = try b.waitFor("#attachments button")
+        let messageWidths = try scrollWidths(b)
+        XCTAssertEqual(try b.execute(fits) as? Bool, true, "the message fits: \(messageWidths)")
+        let frameWidth = try b.execute("return document.getElementById('message-body').getBoundingClientRect().width") as? Double ?? 0
+        XCTAssertGreaterThan(frameWidth, 250, "the body frame uses the width of the screen")
+        XCTAssertLessThanOrEqual(frameWidth, Double(width))
+    }
+
+    // MARK: - Helpers
+
+    private func signIn(_ b: WebDriver, _ address: String, _ password: String) throws {
+        let field = try b.waitFor("#address")
+        try b.clear(field)
+        try b.sendKeys(field, address)
+        let secret = try b.waitFor("#password")
+        try b.clear(secret)
+        try b.sendKeys(secret, password)
+        try b.click(try b.waitFor("#signin-button"))
+    }
+
+    private func scrollWidths(_ b: WebDriver) throws -> String {
+        String(describing: try b.execute("return [document.documentElement.scrollWidth, window.innerWidth]"))
+    }
+
+    /// Waits (bounded, 15 s) for a finished download called `name` and returns its bytes.
+    private func download(_ name: String) throws -> [UInt8] {
+        let path = downloads.appending(path: name)
+        var bytes: [UInt8]?
+        for _ in 0..<150 {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: downloads)) ?? []
+            if names.contains(name), !names.contains(where: { $0.hasSuffix(".crdownload") }),
+               let data = FileManager.default.contents(atPath: path) {
+                bytes = [UInt8](data)
+                break
+            }
+            usleep(100_000)
+        }
+        let listing = (try? FileManager.default.contentsOfDirectory(atPath: downloads)) ?? []
+        return try XCTUnwrap(bytes, "\(name) was not downloaded within 15 s; the folder holds \(listing)")
+    }
+
+    static func which(_ name: String) -> String? {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        return dirs.map { $0.appending(path: name) }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func wait(for p: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        return !p.isRunning
+    }
+}
