@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DEMO="$ROOT/demo"
 LISTEN="${SPOOLRUN_DEMO_LISTEN:-127.0.0.1:8080}"
+# A demo mailbox's first-contact password, given in the envelope (a fixed, public one:
+# this is a demo, not an installation).
+DEMO_ADDRESS=bob@ext.example
+DEMO_PASSWORD=demo-portal-2026
 
 stop_nginx() {
   if [ -f "$DEMO/state/nginx.pid" ]; then
@@ -30,7 +34,8 @@ for msg in examples/messages/*.eml; do
   i=$((i + 1))
   # A Maildir delivery: write into tmp/, then rename into new/.
   name="$(date +%s).demo$i.$$.$(hostname)"
-  "$BIN" wrap --config "$DEMO/gateway/gateway.toml" --to bob@ext.example --read-receipt \
+  "$BIN" wrap --config "$DEMO/gateway/gateway.toml" --to "$DEMO_ADDRESS" --read-receipt \
+    --password "$DEMO_ADDRESS=$DEMO_PASSWORD" \
     < "$msg" > "spool/tmp/$name"
   mv "spool/tmp/$name" "spool/new/$name"
 done
@@ -53,8 +58,7 @@ cat <<MSG
 
 spoolrun demo is running.
   Portal:   http://$LISTEN/
-  Sign-in:  bob@ext.example (the sealed portal and its sign-in arrive with the next release;
-            until then the portal page is a placeholder and the sweep results are above)
+  Sign-in:  $DEMO_ADDRESS  /  $DEMO_PASSWORD
   Archive:  $ROOT/spool/archive   Quarantine: $ROOT/spool/failed
   Stop:     make demo-stop
 MSG

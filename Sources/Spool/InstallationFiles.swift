@@ -129,15 +129,4 @@ enum InstallationFiles {
 
         """
     }
-
-    static let placeholderIndex = """
-        <!doctype html>
-        <html lang="en">
-        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>Secure mail portal</title></head>
-        <body><main><h1>Secure mail portal</h1>
-        <p>This portal is installed. Sign-in will be available here once the portal app is installed.</p></main></body>
-        </html>
-
-        """
 }

@@ -12,6 +12,8 @@ public struct SetupOptions: Sendable {
     public var gatewayCert: String?
     public var spool: String?
     public var www: String?
+    /// Where the portal app's files are (default: PortalApp.locate()).
+    public var app: String?
 
     public init(directory: String) { self.directory = directory }
 }
@@ -123,9 +125,12 @@ public enum Setup {
         try FileSystem.writeAtomically(
             InstallationFiles.nginxConfig(root: root, www: www, listen: options.listen),
             to: inst.nginxConfig, mode: 0o644)
-        let index = (www as NSString).appendingPathComponent("index.html")
-        if !FileSystem.exists(index) {
-            try FileSystem.writeAtomically(InstallationFiles.placeholderIndex, to: index, mode: 0o644)
+        if let app = PortalApp.locate(explicit: options.app) {
+            try PortalApp.install(from: app, to: www)
+        } else if let explicit = options.app {
+            throw SetupError(message: "--app \(explicit) does not hold the portal app (index.html, assets/app.js)")
+        } else {
+            throw SetupError(message: "the portal app (www/index.html, www/assets/) was not found; give --app DIR")
         }
         return inst
     }

@@ -15,6 +15,7 @@ extension Spoolrun {
         @Option(help: "Pin this existing gateway signing certificate instead of making a new pair.") var gatewayCert: String?
         @Option(help: "Use this spool directory instead of DIR/spool.") var spool: String?
         @Option(help: "Use this web root instead of DIR/www.") var www: String?
+        @Option(help: "Install the portal app from this directory (default: found next to the binary).") var app: String?
 
         func run() throws {
             try CLI.guarded {
@@ -26,6 +27,7 @@ extension Spoolrun {
                 o.gatewayCert = gatewayCert
                 o.spool = spool
                 o.www = www
+                o.app = app
                 let inst = try Spool.Setup.run(o)
                 print("""
                     Created \(inst.root)
