@@ -198,7 +198,7 @@ final class SetupTests: XCTestCase {
         guard let nginxPath = SetupKit.which("nginx") else { throw XCTSkip("nginx is not installed") }
         let scratch = try TemporaryDirectory()
         let d = scratch.file("inst")
-        let port = try SetupKit.freePort()
+        let port = try LocalPorts.free()
         let r = try SetupKit.setup(d, listen: "127.0.0.1:\(port)")
         XCTAssertEqual(r.status, 0, r.err)
 
@@ -343,26 +343,6 @@ private enum SetupKit {
         return dirs.map { $0.appending(path: name) }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago: bind to port 0, read it, close.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CocoaError(.fileReadUnknown) }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw CocoaError(.fileReadUnknown) }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        guard named == 0 else { throw CocoaError(.fileReadUnknown) }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
 
     static func curl(_ arguments: [String]) throws -> ProcessResult {
         try Shell.run("curl", ["-s", "--max-time", "5"] + arguments, timeout: 15)
