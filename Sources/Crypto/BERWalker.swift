@@ -10,8 +10,6 @@ struct BERElement {
     let contentStart: Int
     let contentEnd: Int     // for indefinite length: where the end-of-contents octets start
     let end: Int            // first byte after the element
-
-    var isConstructed: Bool { tag & 0x20 != 0 }
 }
 
 struct BERWalker {

@@ -1,5 +1,6 @@
 // The named steps of a sweep (DESIGN §1) and the interfaces later features plug into.
-// Steps run in this order; intake, record and archive are the ones built so far.
+// Steps run in this order; lock, intake, parse, sanitize, render and archive are built so far
+// (parse and sanitize run inside RenderStage); queue, receipts, deliver and expire come next.
 import Foundation
 
 public enum PipelineStep: String, Sendable, CaseIterable {

@@ -301,15 +301,7 @@ public final class StateStore: @unchecked Sendable {
     }
 
     /// Records a batch in one durable transaction (the group commit of DESIGN §10).
-    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], recipients: [RecipientRecord] = [],
-                       outbox: [OutboxEntry] = []) throws {
-        var writes = BatchWrites()
-        writes.recipients = recipients
-        writes.outbox = outbox
-        try record(accepted: accepted, rejected: rejected, writes: writes)
-    }
-
-    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], writes: BatchWrites) throws {
+    public func record(accepted: [MessageRecord], rejected: [RejectionRecord], writes: BatchWrites = BatchWrites()) throws {
         let recipients = writes.recipients
         guard !accepted.isEmpty || !rejected.isEmpty || !recipients.isEmpty || !writes.outbox.isEmpty
                 || !writes.deliveries.isEmpty else { return }

@@ -70,19 +70,18 @@ final class PortalBrowserTests: XCTestCase {
 
     override func setUpWithError() throws {
         guard WebDriver.chromedriverPath != nil, WebDriver.chromiumPath != nil else {
-            throw XCTSkip("chromedriver and Chromium are needed for the browser tests")
+            throw MissingTool("chromedriver or chromium")
         }
-        guard let nginxPath = Self.which("nginx") else { throw XCTSkip("nginx is not installed") }
+        guard let nginxPath = Self.which("nginx") else { throw MissingTool("nginx") }
         scratch = try TemporaryDirectory("spoolrun-portal")
         let d = scratch.file("inst")
-        www = scratch.file("www")
+        www = d.appending(path: "www")
         downloads = scratch.file("downloads")
         try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
-        // The app from the repository, copied: the sweep writes into the copy, never the repo.
-        try FileManager.default.copyItem(atPath: Paths.repo.appending(path: "www"), toPath: www)
 
         let port = try LocalPorts.free()
-        try Shell.check(Paths.spoolrun, ["setup", "--dir", d, "--www", www, "--listen", "127.0.0.1:\(port)",
+        // setup installs the app from the source tree into D/www; the sweep renders there.
+        try Shell.check(Paths.spoolrun, ["setup", "--dir", d, "--listen", "127.0.0.1:\(port)",
                                          "--recipient-address", "webmail@portal.test",
                                          "--sender-address", "webmail-sender@gateway.test"], timeout: 120)
         let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", d.appending(path: "gateway/gateway.toml"),
@@ -97,7 +96,7 @@ final class PortalBrowserTests: XCTestCase {
         XCTAssertEqual(sweep.status, 0, sweep.err)
         let mailboxes = (try? FileManager.default.contentsOfDirectory(atPath: www.appending(path: "m"))) ?? []
         guard mailboxes.count == 2 else {
-            throw XCTSkip("the sweep rendered no mailboxes under www/m (is the render step wired into `spoolrun run`?): \(sweep.err)")
+            throw ShellError(command: "spoolrun run (expected one mailbox per recipient, found \(mailboxes.count))", result: sweep)
         }
 
         // As root, nginx drops to nobody, as in SetupTests: the files must be readable by it.

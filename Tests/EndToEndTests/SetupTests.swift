@@ -195,7 +195,7 @@ final class SetupTests: XCTestCase {
     // MARK: - nginx
 
     func testNginxFromTheGeneratedConfigServesTheWebRootAndLogsReceiptsAsANonRootUser() throws {
-        guard let nginxPath = SetupKit.which("nginx") else { throw XCTSkip("nginx is not installed") }
+        guard let nginxPath = SetupKit.which("nginx") else { throw MissingTool("nginx") }
         let scratch = try TemporaryDirectory()
         let d = scratch.file("inst")
         let port = try LocalPorts.free()

@@ -270,7 +270,7 @@ private enum RobustnessKit {
         for dir in dirs where FileManager.default.isExecutableFile(atPath: dir.appending(path: name)) {
             return dir.appending(path: name)
         }
-        throw XCTSkip("\(name) is not installed")
+        throw MissingTool(name)
     }
 
     /// Waits at most `seconds` for `p` to exit.

@@ -54,7 +54,9 @@ final class FirstContactTests: XCTestCase {
         let store = try StateStore(directory: dir.path)
         let result = try FirstContact(www: www, installationSalt: try store.installationSalt(), iterations: 1000)
             .register("dave@ext.example", password: "pw-dave-1", now: Date(timeIntervalSince1970: 1_800_000_000))
-        try store.record(accepted: [], rejected: [], recipients: [result.recipient])
+        var writes = BatchWrites()
+        writes.recipients = [result.recipient]
+        try store.record(accepted: [], rejected: [], writes: writes)
         XCTAssertEqual(try store.recipients(["dave@ext.example", "eve@ext.example"]), ["dave@ext.example": result.recipient])
         XCTAssertEqual(try store.installationSalt(), try store.installationSalt(), "the salt is made once")
         for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasPrefix("spoolrun.sqlite") {

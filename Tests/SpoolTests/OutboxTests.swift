@@ -14,7 +14,9 @@ final class OutboxTests: XCTestCase {
         let notice = PasswordNotice(recipient: "bob@ext.example", password: "k7mq2-xw9fa-3hpte-uc48n", envelopeID: "env-0001")
         let entry = try key.passwordNotice(notice, mailFrom: "portal@portal.example", to: "alice@corp.example",
                                            now: Date(timeIntervalSince1970: 1_800_000_000))
-        try store.record(accepted: [], rejected: [], outbox: [entry])
+        var writes = BatchWrites()
+        writes.outbox = [entry]
+        try store.record(accepted: [], rejected: [], writes: writes)
 
         let queued = try store.queuedOutbox()
         XCTAssertEqual(queued, [entry])

@@ -13,6 +13,10 @@ public struct ProcessResult: Sendable {
 public struct ShellError: Error, CustomStringConvertible {
     public let command: String
     public let result: ProcessResult
+    public init(command: String, result: ProcessResult) {
+        self.command = command
+        self.result = result
+    }
     public var description: String { "\(command) exited \(result.status): \(result.err)" }
 }
 
@@ -84,4 +88,13 @@ private final class OutputBox: @unchecked Sendable {
     // the DispatchGroup says both are done.
     var out = Data()
     var err = Data()
+}
+
+/// A real component a test needs is not installed. This fails the test rather than
+/// skipping it: `make test` installs every one (scripts/install-deps.sh --test), so a
+/// missing one is a broken install step, which a skip would hide.
+public struct MissingTool: Error, CustomStringConvertible {
+    public let name: String
+    public init(_ name: String) { self.name = name }
+    public var description: String { "\(name) is not installed; run scripts/install-deps.sh --test" }
 }
