@@ -9,8 +9,7 @@ import XCTest
 
 final class PortalBrowserTests: XCTestCase {
     private var scratch: TemporaryDirectory!
-    private var nginx: Process?
-    private var nginxPIDFile: String?
+    private var nginx: NginxServer?
     private var browser: WebDriver?
     private var extraBrowser: WebDriver?
     private var www = ""
@@ -72,7 +71,7 @@ final class PortalBrowserTests: XCTestCase {
         guard WebDriver.chromedriverPath != nil, WebDriver.chromiumPath != nil else {
             throw MissingTool("chromedriver or chromium")
         }
-        guard let nginxPath = Self.which("nginx") else { throw MissingTool("nginx") }
+        guard NginxServer.nginxPath != nil else { throw MissingTool("nginx") }
         scratch = try TemporaryDirectory("spoolrun-portal")
         let d = scratch.file("inst")
         www = d.appending(path: "www")
@@ -100,33 +99,9 @@ final class PortalBrowserTests: XCTestCase {
         }
 
         // As root, nginx drops to nobody, as in SetupTests: the files must be readable by it.
-        var prefix: [String] = []
-        if geteuid() == 0 {
-            guard let setpriv = Self.which("setpriv") else { return XCTFail("setpriv is needed to run nginx as nobody") }
-            try Shell.check("chown", ["-R", "nobody:nogroup", d, www], timeout: 30)
-            XCTAssertEqual(chmod(scratch.path, 0o755), 0)
-            prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: prefix.first ?? nginxPath)
-        p.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginxPath]) + ["-p", d, "-c", d.appending(path: "nginx.conf")]
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        nginxPIDFile = d.appending(path: "state/nginx.pid")
-        try p.run()
-        nginx = p
-        base = "http://127.0.0.1:\(port)/"
-        var code = ""
-        for _ in 0..<100 {
-            code = (try? Shell.run("curl", ["-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", base], timeout: 10).out) ?? ""
-            if code == "200" || !p.isRunning { break }
-            usleep(100_000)
-        }
-        guard code == "200" else {
-            let log = (try? String(contentsOfFile: d.appending(path: "logs/nginx-error.log"), encoding: .utf8)) ?? ""
-            return XCTFail("nginx did not serve / within 10 s: \(log)")
-        }
+        let server = try NginxServer(root: d, port: port)
+        nginx = server
+        base = server.base + "/"
         browser = try WebDriver(downloadDirectory: downloads)
     }
 
@@ -135,19 +110,8 @@ final class PortalBrowserTests: XCTestCase {
         browser = nil
         extraBrowser?.quit()
         extraBrowser = nil
-        if let p = nginx {
-            if p.isRunning { kill(p.processIdentifier, SIGQUIT) }
-            if let pidFile = nginxPIDFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, p.isRunning {
-                kill(pid, SIGTERM)
-            }
-            if !Self.wait(for: p, seconds: 10) {
-                kill(p.processIdentifier, SIGKILL)
-                _ = Self.wait(for: p, seconds: 5)
-            }
-        }
+        nginx?.stop()
         nginx = nil
-        nginxPIDFile = nil
         scratch = nil
         super.tearDown()
     }
@@ -319,17 +283,5 @@ final class PortalBrowserTests: XCTestCase {
         }
         let listing = (try? FileManager.default.contentsOfDirectory(atPath: downloads)) ?? []
         return try XCTUnwrap(bytes, "\(name) was not downloaded within 15 s; the folder holds \(listing)")
-    }
-
-    static func which(_ name: String) -> String? {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-            + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        return dirs.map { $0.appending(path: name) }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    static func wait(for p: Process, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        return !p.isRunning
     }
 }

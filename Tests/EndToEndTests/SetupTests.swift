@@ -6,25 +6,11 @@ import XCTest
 import TestSupport
 
 final class SetupTests: XCTestCase {
-    private var nginx: Process?
-    private var nginxPIDFile: String?
+    private var nginx: NginxServer?
 
     override func tearDown() {
-        // Nothing may stay running, whatever the test did. The master nginx we started is the
-        // process itself (setpriv execs it, `daemon off`); its pid file names the same process.
-        if let p = nginx {
-            if p.isRunning { kill(p.processIdentifier, SIGQUIT) }
-            if let pidFile = nginxPIDFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, p.isRunning {
-                kill(pid, SIGTERM)
-            }
-            if !SetupKit.wait(for: p, seconds: 10) {
-                kill(p.processIdentifier, SIGKILL)
-                _ = SetupKit.wait(for: p, seconds: 5)
-            }
-        }
+        nginx?.stop()  // nothing may stay running, whatever the test did
         nginx = nil
-        nginxPIDFile = nil
         super.tearDown()
     }
 
@@ -195,7 +181,7 @@ final class SetupTests: XCTestCase {
     // MARK: - nginx
 
     func testNginxFromTheGeneratedConfigServesTheWebRootAndLogsReceiptsAsANonRootUser() throws {
-        guard let nginxPath = SetupKit.which("nginx") else { throw MissingTool("nginx") }
+        guard NginxServer.nginxPath != nil else { throw MissingTool("nginx") }
         let scratch = try TemporaryDirectory()
         let d = scratch.file("inst")
         let port = try LocalPorts.free()
@@ -205,45 +191,15 @@ final class SetupTests: XCTestCase {
         // Something that exists but is hidden must not be served.
         try Data("secret\n".utf8).write(to: URL(fileURLWithPath: d.appending(path: "www/.hidden")))
 
-        // As root, drop to nobody: the config must work for an unprivileged user.
-        var prefix: [String] = []
-        if geteuid() == 0 {
-            guard let setpriv = SetupKit.which("setpriv") else { return XCTFail("setpriv is needed to run nginx as nobody") }
-            try Shell.check("chown", ["-R", "nobody:nogroup", d], timeout: 30)
-            XCTAssertEqual(chmod(scratch.path, 0o755), 0)
-            prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        }
-        let nginxArgs = ["-p", d, "-c", d.appending(path: "nginx.conf")]
-
-        let test = try Shell.run(prefix.first ?? nginxPath, Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginxPath])
-                                    + ["-t"] + nginxArgs, timeout: 60)
+        // As root, nginx runs as nobody: the config must work for an unprivileged user.
+        let test = try NginxServer.configTest(root: d)
         XCTAssertEqual(test.status, 0, "nginx -t must accept the generated config: \(test.err)")
         guard test.status == 0 else { return }
-
-        let output = scratch.file("nginx.out")
-        FileManager.default.createFile(atPath: output, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        defer { try? outHandle.close() }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: prefix.first ?? nginxPath)
-        p.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginxPath]) + nginxArgs
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = outHandle
-        p.standardError = outHandle
-        nginxPIDFile = d.appending(path: "state/nginx.pid")
-        try p.run()
-        nginx = p
-
-        let base = "http://127.0.0.1:\(port)"
-        var code = ""
-        for _ in 0..<50 {
-            code = try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/"]).out
-            if code == "200" || !p.isRunning { break }
-            usleep(100_000)
-        }
-        let diagnostics = { "nginx output: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? ""); error log: \((try? String(contentsOfFile: d.appending(path: "logs/nginx-error.log"), encoding: .utf8)) ?? "")" }
-        XCTAssertEqual(code, "200", "nginx must serve / within 5 s; \(diagnostics())")
-        guard code == "200" else { return }
+        let server = try NginxServer(root: d, port: port)
+        nginx = server
+        let p = server
+        let base = server.base
+        let diagnostics = { server.diagnostics() }
 
         // The web root's index.html, with the security headers.
         let index = try SetupKit.curl([base + "/"])
@@ -337,22 +293,8 @@ private enum SetupKit {
         return (key, cert)
     }
 
-    static func which(_ name: String) -> String? {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-            + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        return dirs.map { $0.appending(path: name) }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-
     static func curl(_ arguments: [String]) throws -> ProcessResult {
         try Shell.run("curl", ["-s", "--max-time", "5"] + arguments, timeout: 15)
-    }
-
-    /// Waits at most `seconds` for `p` to exit.
-    static func wait(for p: Process, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        return !p.isRunning
     }
 
     static func tree(_ path: String) -> String {

@@ -217,11 +217,7 @@ public final class WebDriver {
         return value
     }
 
-    static func which(_ name: String) -> String? {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-            + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
-        return dirs.map { ($0 as NSString).appendingPathComponent(name) }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static func which(_ name: String) -> String? { Tools.which(name) }
 }
 
 /// HTTP/1.1 over a plain socket to 127.0.0.1, one request per connection. Not URLSession:
