@@ -97,7 +97,9 @@ enum InstallationFiles {
 
             # Read receipts: the sweep reads this log from where it stopped (one line per read).
             log_format spoolrun_receipt '$time_iso8601 $uri';
-            access_log off;
+            # Requests: paths are locators and ids, never content, so this log holds no plaintext.
+            log_format spoolrun_access '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent';
+            access_log \(root)/logs/access.log spoolrun_access;
 
             server {
                 listen \(listen);
