@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Crypto", "TestSupport"]),
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Render", "Crypto"]),
     ]
 )
