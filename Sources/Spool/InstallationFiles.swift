@@ -62,17 +62,86 @@ enum InstallationFiles {
         """
     }
 
+    /// The portal app's policy (www/index.html): its own scripts, styles and fetches only. The
+    /// message body's sandboxed srcdoc iframe inherits it on top of its own, so inline images
+    /// need data: and the sanitized body's style attributes need style-src-attr.
+    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; "
+        + "style-src-attr 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; "
+        + "form-action 'none'; frame-ancestors 'none'"
+
+    /// The `http {}` lines the portal's server block relies on: the receipt log's format and
+    /// the key-bundle rate limit. deploy/nginx/spoolrun.conf carries the same lines.
+    static let httpDirectives = """
+        # Read receipts: the sweep reads this log from where it stopped (one line per read).
+        log_format spoolrun_receipt '$time_iso8601 $uri';
+        # Requests: paths are locators and ids, never content, so this log holds no plaintext.
+        log_format spoolrun_access '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent';
+        # Key bundles are found by a locator that only address + password give: each sign-in
+        # attempt costs one look-up, so guessing passwords online is slowed to 10 a minute
+        # per client address (after a burst of 10). Behind a proxy, set real_ip first.
+        limit_req_zone $binary_remote_addr zone=spoolrun_keys:10m rate=10r/m;
+        limit_req_status 429;
+        """
+
+    /// The portal's locations, for inside a `server {}` block. nginx drops the server's
+    /// `add_header` lines in any location that has its own, so each location repeats the full
+    /// set, with its own caching rule: sealed objects are immutable under their `?r=` revision
+    /// (docs/sealed-format.md §5a); the app, portal.json, key bundles and indexes revalidate.
+    static func portalLocations(www: String, receiptLog: String, extraHeaders: [String] = []) -> String {
+        func headers(_ cacheControl: String) -> String {
+            (["add_header Content-Security-Policy \"\(contentSecurityPolicy)\" always;",
+              "add_header X-Content-Type-Options nosniff always;",
+              "add_header Referrer-Policy no-referrer always;",
+              "add_header X-Frame-Options DENY always;",
+              "add_header Cross-Origin-Opener-Policy same-origin always;",
+              "add_header Cache-Control \"\(cacheControl)\" always;"] + extraHeaders)
+                .map { "    " + $0 }.joined(separator: "\n")
+        }
+        return """
+            # --- spoolrun portal locations (begin) ---
+            root \(www);
+            index index.html;
+            autoindex off;
+            etag on;
+
+            # Nothing hidden is ever served (dot-files, half-written temporary files).
+            location ~ /\\. {
+                return 404;
+            }
+
+            location /r/ {
+                access_log \(receiptLog) spoolrun_receipt;
+            \(headers("no-store"))
+                return 204;
+            }
+
+            location /k/ {
+                limit_req zone=spoolrun_keys burst=10 nodelay;
+            \(headers("no-cache"))
+                try_files $uri =404;
+            }
+
+            location ~ "^/m/[A-Za-z0-9_-][A-Za-z0-9._-]*/[A-Za-z0-9_-][A-Za-z0-9._-]*/[A-Za-z0-9_-][A-Za-z0-9._-]*$" {
+                default_type application/octet-stream;
+            \(headers("private, max-age=31536000, immutable"))
+                try_files $uri =404;
+            }
+
+            location / {
+            \(headers("no-cache"))
+                try_files $uri $uri/ =404;
+            }
+            # --- spoolrun portal locations (end) ---
+            """
+    }
+
     /// A complete nginx config for `nginx -p D -c D/nginx.conf`, runnable as a non-root
     /// user: every path it writes (pid, logs, temp files) lies inside the installation.
     static func nginxConfig(root: String, www: String, listen: String) -> String {
-        // The portal app (www/index.html): its own scripts, styles and fetches only. The message
-        // body's sandboxed srcdoc iframe inherits this policy on top of its own, so inline images
-        // need data: and the sanitized body's style attributes need style-src-attr.
-        let csp = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-            + "img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        return """
+        """
         # nginx for the spoolrun portal, written by `spoolrun setup`.
         # Run: nginx -p \(root) -c \(root)/nginx.conf
+        # For production behind TLS, see deploy/nginx/spoolrun.conf.
         daemon off;
         worker_processes 1;
         pid \(root)/state/nginx.pid;
@@ -86,6 +155,7 @@ enum InstallationFiles {
             include /etc/nginx/mime.types;
             default_type application/octet-stream;
             charset utf-8;
+            charset_types application/json text/css application/javascript;
             sendfile on;
             server_tokens off;
 
@@ -95,40 +165,22 @@ enum InstallationFiles {
             uwsgi_temp_path \(root)/state/nginx-uwsgi;
             scgi_temp_path \(root)/state/nginx-scgi;
 
-            # Read receipts: the sweep reads this log from where it stopped (one line per read).
-            log_format spoolrun_receipt '$time_iso8601 $uri';
-            # Requests: paths are locators and ids, never content, so this log holds no plaintext.
-            log_format spoolrun_access '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent';
+        \(indent(httpDirectives, 4))
             access_log \(root)/logs/access.log spoolrun_access;
 
             server {
                 listen \(listen);
-                root \(www);
-                index index.html;
-                autoindex off;
 
-                add_header Content-Security-Policy "\(csp)" always;
-                add_header X-Content-Type-Options nosniff always;
-                add_header Referrer-Policy no-referrer always;
-                add_header X-Frame-Options DENY always;
-                add_header Cache-Control "no-store" always;
-
-                # Nothing hidden is ever served.
-                location ~ /\\. {
-                    return 404;
-                }
-
-                location ^~ /r/ {
-                    access_log \(root)/logs/receipts.log spoolrun_receipt;
-                    return 204;
-                }
-
-                location / {
-                    try_files $uri $uri/ =404;
-                }
+        \(indent(portalLocations(www: www, receiptLog: root + "/logs/receipts.log"), 8))
             }
         }
 
         """
+    }
+
+    static func indent(_ text: String, _ spaces: Int) -> String {
+        let pad = String(repeating: " ", count: spaces)
+        return text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.isEmpty ? "" : pad + $0 }.joined(separator: "\n")
     }
 }

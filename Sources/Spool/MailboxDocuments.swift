@@ -54,6 +54,10 @@ struct MailboxIndexDocument: Encodable {
     struct Entry: Encodable {
         let id: String
         let received: String
+        /// The render's revision: changes whenever the message's objects are written again, so
+        /// the browser may cache `m/<mailbox>/<message>/<object>?r=<rev>` for good. It is a
+        /// digest of the sealed entry (fresh randomness each render) and says nothing about content.
+        let rev: String
         /// The sealed IndexEntryDocument, unpadded base64url.
         let entry: String
     }

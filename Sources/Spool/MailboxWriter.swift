@@ -37,7 +37,8 @@ struct MailboxWriter {
         for d in deliveries { byID[d.messageID] = d }  // a re-render replaces its entry
         let sorted = byID.values.sorted { ($0.receivedAt, $0.messageID) > ($1.receivedAt, $1.messageID) }
         let index = MailboxIndexDocument(mailbox: mailboxID, entries: sorted.map {
-            .init(id: $0.messageID, received: TunnelEnvelope.formatTime($0.receivedAt), entry: Base64URL.encode($0.entry))
+            .init(id: $0.messageID, received: TunnelEnvelope.formatTime($0.receivedAt),
+                  rev: String(SHA256.hex($0.entry).prefix(16)), entry: Base64URL.encode($0.entry))
         })
         try FileSystem.writeAtomically(try DocumentJSON.encode(index), to: www.mailboxPath(mailboxID).appendingPathComponent("index.json"),
                                        mode: 0o644, sync: false)

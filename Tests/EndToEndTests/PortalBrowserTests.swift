@@ -13,6 +13,7 @@ final class PortalBrowserTests: XCTestCase {
     private var browser: WebDriver?
     private var extraBrowser: WebDriver?
     private var www = ""
+    private var installation = ""
     private var downloads = ""
     private var base = ""
 
@@ -74,6 +75,7 @@ final class PortalBrowserTests: XCTestCase {
         guard NginxServer.nginxPath != nil else { throw MissingTool("nginx") }
         scratch = try TemporaryDirectory("spoolrun-portal")
         let d = scratch.file("inst")
+        installation = d
         www = d.appending(path: "www")
         downloads = scratch.file("downloads")
         try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
@@ -252,6 +254,79 @@ final class PortalBrowserTests: XCTestCase {
         XCTAssertLessThanOrEqual(frameWidth, Double(width))
     }
 
+    func testASealedFileSwappedWithAnotherMessagesFileIsRefusedAndThePortalSaysSo() throws {
+        let b = try XCTUnwrap(browser)
+        let second = "Second note \(tag)"
+        try deliverToBob(subject: second, body: "Content-Type: text/plain; charset=utf-8\r\n\r\nThe second message.\r\n")
+        // Bob's two messages: put the first one's sealed body in place of the second one's.
+        let mailbox = try mailbox(holding: 2)
+        let messages = try FileManager.default.contentsOfDirectory(atPath: mailbox).filter { !$0.hasSuffix(".json") }
+        let bodies = messages.map { mailbox.appending(path: $0).appending(path: "body") }
+        // Which directory holds which message is not known from outside (ids are opaque):
+        // swap both ways, so that each message now holds the other's sealed body.
+        let a = try Data(contentsOf: URL(fileURLWithPath: bodies[0])), c = try Data(contentsOf: URL(fileURLWithPath: bodies[1]))
+        try c.write(to: URL(fileURLWithPath: bodies[0]))
+        try a.write(to: URL(fileURLWithPath: bodies[1]))
+
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        for wanted in [subject, second] {
+            try openEntry(b, containing: wanted)
+            XCTAssertEqual(try errorText(b), Self.damaged, "opening \(wanted) must refuse the other message's body")
+            XCTAssertTrue(try b.findAll("#message-body").isEmpty, "no body is shown")
+            try b.click(try b.waitFor("#back"))
+        }
+    }
+
+    func testATruncatedSealedFileIsRefused() throws {
+        let b = try XCTUnwrap(browser)
+        // Every sealed body under www/m loses its second half.
+        let root = www.appending(path: "m")
+        for file in FileManager.default.enumerator(atPath: root)?.compactMap({ $0 as? String }) ?? [] where file.hasSuffix("/body") {
+            let body = root.appending(path: file)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: body))
+            try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: body))
+        }
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        try openEntry(b, containing: subject)
+        XCTAssertEqual(try errorText(b), Self.damaged)
+        XCTAssertTrue(try b.findAll("#message-body").isEmpty, "no body is shown")
+    }
+
+    func testAPartThatCouldNotBeDecodedIsNotedAndTheRestOfTheMessageIsShown() throws {
+        let b = try XCTUnwrap(browser)
+        let odd = "Odd charset \(tag)"
+        try deliverToBob(subject: odd, body: """
+            Content-Type: multipart/mixed; boundary="b"\r
+            \r
+            --b\r
+            Content-Type: text/plain; charset=utf-8\r
+            \r
+            Readable-\(tag) first part.\r
+            --b\r
+            Content-Type: text/plain; charset=x-no-such-charset\r
+            Content-Disposition: inline\r
+            \r
+            Second part in a charset nobody knows.\r
+            --b--\r
+
+            """)
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        try openEntry(b, containing: odd)
+        let notes = try b.waitFor("#message-notes li", attempts: 300)
+        let note = try b.text(notes)
+        XCTAssertTrue(note.contains("x-no-such-charset"), "the note names what could not be decoded: \(note)")
+        XCTAssertTrue(note.contains(".eml"), "the note points to the complete original: \(note)")
+        XCTAssertTrue(try b.displayed(notes))
+        // The readable part is shown in the body frame.
+        let frame = try b.waitFor("#message-body")
+        let srcdoc = try b.execute("return arguments[0].srcdoc", [WebDriver.argument(frame)]) as? String ?? ""
+        XCTAssertTrue(srcdoc.contains("Readable-\(tag)"), "the readable part is shown")
+        XCTAssertEqual(try b.text(try XCTUnwrap(try b.find("#error"))), "")
+    }
+
     // MARK: - Helpers
 
     private func signIn(_ b: WebDriver, _ address: String, _ password: String) throws {
@@ -262,6 +337,50 @@ final class PortalBrowserTests: XCTestCase {
         try b.clear(secret)
         try b.sendKeys(secret, password)
         try b.click(try b.waitFor("#signin-button"))
+    }
+
+    /// Wraps one more message to Bob and sweeps it into his mailbox.
+    private func deliverToBob(subject: String, body: String) throws {
+        let original = Data(("From: Alice <alice@corp.example>\r\nTo: bob@ext.test\r\nSubject: \(subject)\r\n"
+            + "Date: Wed, 25 Nov 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n" + body).utf8)
+        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", installation.appending(path: "gateway/gateway.toml"),
+                                                      "--to", Self.bob], stdin: original, timeout: 60).stdout
+        let name = "portal-\(UInt32.random(in: 1000...9999))"
+        let tmp = installation.appending(path: "spool/tmp/\(name)")
+        try tunnel.write(to: URL(fileURLWithPath: tmp))
+        XCTAssertEqual(rename(tmp, installation.appending(path: "spool/new/\(name)")), 0)
+        let sweep = try Shell.run(Paths.spoolrun, ["run", "--config", installation.appending(path: "spoolrun.toml")], timeout: 300)
+        XCTAssertEqual(sweep.status, 0, sweep.err)
+        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", www], timeout: 30) }
+    }
+
+    /// The one mailbox that holds `count` messages (after `deliverToBob`, Bob's is the only
+    /// one with two): mailbox ids are opaque from outside.
+    private func mailbox(holding count: Int) throws -> String {
+        let root = www.appending(path: "m")
+        let boxes = try FileManager.default.contentsOfDirectory(atPath: root).map { root.appending(path: $0) }
+        let matching = try boxes.filter { box in
+            try FileManager.default.contentsOfDirectory(atPath: box).filter { !$0.hasSuffix(".json") }.count == count
+        }
+        XCTAssertEqual(matching.count, 1, "one mailbox with \(count) messages")
+        return try XCTUnwrap(matching.first)
+    }
+
+    private func openEntry(_ b: WebDriver, containing text: String) throws {
+        _ = try b.waitFor("#entries .entry", attempts: 300)
+        for entry in try b.findAll("#entries .entry") where try b.text(entry).contains(text) {
+            return try b.click(entry)
+        }
+        XCTFail("no inbox entry shows \(text)")
+    }
+
+    private func errorText(_ b: WebDriver) throws -> String {
+        var error = ""
+        _ = try b.poll(attempts: 150) {
+            error = try b.text(try XCTUnwrap(try b.find("#error")))
+            return !error.isEmpty
+        }
+        return error
     }
 
     private func scrollWidths(_ b: WebDriver) throws -> String {

@@ -12,6 +12,8 @@ const INLINE_TYPES = new Set(["image/png", "image/gif", "image/jpeg", "image/web
 
 // The signed-in session: { address, mailbox, key, point }. Null when signed out.
 let session = null;
+// Each message's render revision, from the mailbox index (message id -> rev).
+const revisions = new Map();
 // Bumped on every view change, so that a slow fetch cannot paint over a newer view.
 let generation = 0;
 
@@ -31,10 +33,13 @@ function fail(text) { $("error").textContent = text ?? ""; }
 
 // --- Fetching and opening ----------------------------------------------------------------
 
-async function get(path) {
+// Sealed objects are fetched under their render's revision (`?r=`), which nginx lets the
+// browser keep for good; everything else (app, portal.json, key bundles, indexes) is asked
+// again each time, so that a re-render or a new message shows at once.
+async function get(path, cache = "no-cache") {
   let response;
   try {
-    response = await fetch(path, { cache: "no-store", credentials: "omit", redirect: "error" });
+    response = await fetch(path, { cache, credentials: "omit", redirect: "error" });
   } catch {
     throw new Error(S.serverError);
   }
@@ -53,9 +58,11 @@ async function open(bytes, message, object) {
 
 async function openObject(message, object) {
   const s = session;
+  const rev = revisions.get(message);
   let response;
   try {
-    response = await get(`m/${encodeURIComponent(s.mailbox)}/${encodeURIComponent(message)}/${encodeURIComponent(object)}`);
+    const path = `m/${encodeURIComponent(s.mailbox)}/${encodeURIComponent(message)}/${encodeURIComponent(object)}`;
+    response = rev ? await get(`${path}?r=${encodeURIComponent(rev)}`, "default") : await get(path);
   } catch (e) {
     // A missing object is as unreadable as a damaged one.
     if (e instanceof NotFound) throw new Damaged(S.damaged);
@@ -123,6 +130,7 @@ async function signIn(event) {
 
 function signOut() {
   session = null;
+  revisions.clear();
   $("entries").replaceChildren();
   clearMessage();
   $("signed-in-as").textContent = "";
@@ -150,6 +158,8 @@ async function showInbox() {
     index = { entries: [] };
   }
   const entries = Array.isArray(index?.entries) ? index.entries : [];
+  revisions.clear();
+  for (const e of entries) if (typeof e?.id === "string" && typeof e.rev === "string") revisions.set(e.id, e.rev);
   const items = await Promise.all(entries.map(async (e) => {
     try {
       if (typeof e.id !== "string") throw new Damaged(S.damaged);
@@ -244,7 +254,12 @@ async function showMessage(id) {
     header(dl, S.dateLabel, formatDate(doc.date));
     const notes = [];
     if (doc.blocked_remote_images > 0) notes.push(S.blockedImages(doc.blocked_remote_images));
-    if (notes.length) { $("message-notes").textContent = notes.join(" "); $("message-notes").hidden = false; }
+    // Parts that could not be read: the rest is shown, the original stays downloadable.
+    if (Array.isArray(doc.problems)) for (const p of doc.problems) if (typeof p === "string") notes.push(S.partProblem(p));
+    if (notes.length) {
+      $("message-notes").replaceChildren(...notes.map((n) => { const li = document.createElement("li"); li.textContent = n; return li; }));
+      $("message-notes").hidden = false;
+    }
     $("message-frame").replaceChildren(bodyFrame(bodyDocument(String(doc.body ?? ""), images), S.bodyFrameTitle));
     fileButtons(id, doc);
     say(S.messageOpened(subject));

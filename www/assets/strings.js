@@ -38,6 +38,7 @@ export const S = {
   ccLabel: "Cc",
   dateLabel: "Date",
   bodyFrameTitle: "Message text",
+  partProblem: (detail) => `Part of this message could not be shown (${detail}). The original message, complete, is under "Download the original message (.eml)".`,
   blockedImages: (n) => (n === 1
     ? "1 image from the internet was not loaded, to protect your privacy."
     : `${n} images from the internet were not loaded, to protect your privacy.`),
