@@ -7,7 +7,8 @@ import Foundation
 public final class NginxServer {
     public let root: String
     public let port: Int
-    public var base: String { "http://127.0.0.1:\(port)" }
+    public let scheme: String
+    public var base: String { "\(scheme)://127.0.0.1:\(port)" }
     public let outputPath: String
     private let process: Process
     private let outHandle: FileHandle
@@ -21,11 +22,13 @@ public final class NginxServer {
         guard let setpriv = Tools.which("setpriv") else { throw MissingTool("setpriv (util-linux)") }
         try Shell.check("chown", ["-R", "nobody:nogroup", root] + extraOwned, timeout: 60)
         // Every parent must be searchable by nobody.
-        var dir = (root as NSString).deletingLastPathComponent
-        while dir != "/" && !dir.isEmpty {
-            var st = stat()
-            if stat(dir, &st) == 0, st.st_mode & 0o001 == 0 { chmod(dir, st.st_mode & 0o7777 | 0o711) }
-            dir = (dir as NSString).deletingLastPathComponent
+        for path in [root] + extraOwned {
+            var dir = (path as NSString).deletingLastPathComponent
+            while dir != "/" && !dir.isEmpty {
+                var st = stat()
+                if stat(dir, &st) == 0, st.st_mode & 0o001 == 0 { chmod(dir, st.st_mode & 0o7777 | 0o711) }
+                dir = (dir as NSString).deletingLastPathComponent
+            }
         }
         return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
     }
@@ -38,11 +41,13 @@ public final class NginxServer {
                              + ["-t", "-p", root, "-c", root.appending(path: "nginx.conf")], timeout: 60)
     }
 
-    /// Starts nginx and waits (bounded, 10 s) until it answers `probe` with 200.
-    public init(root: String, port: Int, extraOwned: [String] = [], probe: String = "/") throws {
+    /// Starts nginx and waits (bounded, 10 s) until it answers `probe` with 200. With scheme
+    /// "https", the probe accepts the test's self-signed certificate.
+    public init(root: String, port: Int, extraOwned: [String] = [], probe: String = "/", scheme: String = "http") throws {
         guard let nginx = Self.nginxPath else { throw MissingTool("nginx") }
         self.root = root
         self.port = port
+        self.scheme = scheme
         let prefix = try Self.privilegePrefix(root: root, extraOwned: extraOwned)
         outputPath = root.appending(path: "logs/nginx.out")
         FileManager.default.createFile(atPath: outputPath, contents: nil)
@@ -57,7 +62,7 @@ public final class NginxServer {
         try process.run()
         var code = ""
         for _ in 0..<100 {
-            code = (try? Shell.run("curl", ["-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", base + probe],
+            code = (try? Shell.run("curl", ["-s", "-k", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", base + probe],
                                    timeout: 10).out) ?? ""
             if code == "200" || !process.isRunning { break }
             usleep(100_000)

@@ -9,11 +9,12 @@ public final class TestInstallation {
     public static let senderAddress = "webmail-sender@gateway.test"
 
     /// Runs `spoolrun setup`; `gatewayCert` pins an existing certificate.
-    public init(gatewayCert: String? = nil, extraArguments: [String] = []) throws {
+    /// `listen` is where the generated nginx.conf serves (tests that start nginx pass a free port).
+    public init(gatewayCert: String? = nil, listen: String = "127.0.0.1:18080", extraArguments: [String] = []) throws {
         scratch = try TemporaryDirectory()
         root = scratch.file("inst")
         var args = ["setup", "--dir", root, "--recipient-address", Self.recipientAddress,
-                    "--sender-address", Self.senderAddress, "--listen", "127.0.0.1:18080"]
+                    "--sender-address", Self.senderAddress, "--listen", listen]
         if let gatewayCert { args += ["--gateway-cert", gatewayCert] }
         try Shell.check(Paths.spoolrun, args + extraArguments)
     }
