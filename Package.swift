@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // One system-library target per C library: a module map and a shim header only.
@@ -30,7 +31,10 @@ let package = Package(
 
         .target(name: "Crypto", dependencies: ["COpenSSL"], path: "Sources/Crypto"),
         .target(name: "Mail", dependencies: ["CGMime"], path: "Sources/Mail"),
-        .target(name: "Render", dependencies: ["CLibXML2"], path: "Sources/Render"),
+        // The shipped mail templates are compiled in (an administrator overrides them from a
+        // directory, mail.templates), so the binary never runs without its texts.
+        .target(name: "Render", dependencies: ["CLibXML2", .product(name: "Mustache", package: "swift-mustache")],
+                path: "Sources/Render", resources: [.embedInCode("Templates")]),
         .target(
             name: "Spool",
             dependencies: [
