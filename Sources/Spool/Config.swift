@@ -35,6 +35,15 @@ public struct SpoolrunConfig: Sendable {
     public var sendmail: String
     /// The key that seals outbox payloads at rest (Outbox.swift).
     public var outboxKey: String
+    /// The display name of mail.from.
+    public var mailFromName: String
+    /// A directory of template overrides (Sources/Render/Templates names), if any.
+    public var templates: String?
+    /// After this long (from queueing, or from an administrator's retry) an undelivered
+    /// mail is marked failed: kept and reported, never dropped.
+    public var giveUpAfter: TimeInterval
+    /// One run of the sendmail command may take this long; then it is killed and counts as a failure.
+    public var mailTimeout: TimeInterval
 
     public static var defaultPath: String {
         ProcessInfo.processInfo.environment["SPOOLRUN_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -92,6 +101,10 @@ public struct SpoolrunConfig: Sendable {
         let from = try mail?.string("from") ?? senderAddress
         let sendmail = try mail?.string("sendmail") ?? "/usr/sbin/sendmail"
         let outboxKey = try mail?.path("outbox_key") ?? root.resolve("keys/outbox.key")
+        let fromName = try mail?.string("from_name") ?? "Secure mail portal"
+        let templates = try mail?.path("templates")
+        let giveUp = try mail?.duration("give_up_after", range: 60...(365 * 86400)) ?? 5 * 86400
+        let timeout = try mail?.duration("timeout", range: 1...3600) ?? 60
         try mail?.finish()
         if !EmailAddress.isValid(from) {
             throw ConfigError(file: path, key: "mail.from", problem: "\"\(from)\" is not an email address")
@@ -106,7 +119,8 @@ public struct SpoolrunConfig: Sendable {
             recipientKeys: keys, gatewayCerts: gatewayCerts, maxAgeDays: maxAge,
             maxMessageBytes: maxMB * 1024 * 1024, batchSize: batch, workers: workers,
             portalURL: url, readReceipts: readReceipts, showSubject: showSubject,
-            retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey)
+            retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
+            mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout))
     }
 }
 

@@ -110,6 +110,25 @@ final class ConfigReader {
     }
 
     /// A path: relative ones are taken from the config file's folder.
+    /// A duration: a whole number of seconds, or a string like "90s", "30m", "36h", "5d".
+    func duration(_ key: String, range: ClosedRange<Int>) throws -> Int? {
+        seen.insert(key)
+        guard let value = table[key] else { return nil }
+        let seconds: Int?
+        if let n = value.int {
+            seconds = n
+        } else if let text = value.string, let unit = text.last, let n = Int(text.dropLast()), n >= 0 {
+            let factor = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(unit)]
+            seconds = factor.map { n * $0 }
+        } else {
+            seconds = nil
+        }
+        guard let seconds, range.contains(seconds) else {
+            throw error(key, "must be a duration such as \"90s\", \"30m\", \"36h\" or \"5d\", between \(range.lowerBound) s and \(range.upperBound) s")
+        }
+        return seconds
+    }
+
     func path(_ key: String) throws -> String? {
         guard let p = try string(key) else { return nil }
         guard !p.isEmpty else { throw error(key, "must not be empty") }

@@ -36,6 +36,9 @@ struct MessageDocument: Encodable {
     let problems: [String]
     /// The envelope's internal sender, who gets read receipts.
     let sender: String
+    /// The read-receipt token, when the envelope asked for a receipt and the portal sends
+    /// them: the app requests /r/<token> once it has shown the message (DESIGN §6).
+    let receipt: String?
 
     static func addresses(_ list: [MessageAddress]) -> [Address] { list.map { Address(name: $0.name, address: $0.address) } }
 }

@@ -12,8 +12,9 @@ struct MailboxWriter {
         String(SHA256.hex(Array("spoolrun/v1/message|\(envelopeID)|\(address)".utf8)).prefix(32))
     }
 
+    /// `receipt` is the read-receipt token and its sealed context, when a receipt was asked for.
     func write(_ message: RenderedMessage, for recipient: RecipientRecord, envelopeID: String,
-               receivedAt: Date) throws -> DeliveryRecord {
+               receivedAt: Date, receipt: (token: String, hash: String, context: [UInt8])? = nil) throws -> DeliveryRecord {
         let id = Self.messageID(envelopeID: envelopeID, address: recipient.address)
         let key = try P256PublicKey(point: recipient.publicKey)
         let dir = www.mailboxPath(recipient.mailboxID).appendingPathComponent(id)
@@ -21,7 +22,7 @@ struct MailboxWriter {
         func seal(_ bytes: [UInt8], _ object: String) throws -> [UInt8] {
             try SealedFormat.seal(bytes, to: key, context: .init(mailboxID: recipient.mailboxID, messageID: id, objectName: object))
         }
-        var files: [(String, [UInt8])] = [("body", try DocumentJSON.encode(message.document(id))), ("eml", message.original)]
+        var files: [(String, [UInt8])] = [("body", try DocumentJSON.encode(message.document(id, receipt?.token))), ("eml", message.original)]
         files += message.objects
         for (name, bytes) in files {
             // Synced once for the whole batch (RenderStage), before the batch is recorded.
@@ -29,7 +30,7 @@ struct MailboxWriter {
         }
         return DeliveryRecord(mailboxID: recipient.mailboxID, messageID: id, envelopeID: envelopeID, address: recipient.address,
                               receivedAt: receivedAt, entry: try seal(try DocumentJSON.encode(message.entry(id)), "entry"),
-                              size: message.original.count)
+                              size: message.original.count, receiptHash: receipt?.hash, receiptContext: receipt?.context)
     }
 
     func writeIndex(mailboxID: String, deliveries: [DeliveryRecord]) throws {

@@ -1,31 +1,60 @@
-// The outbox's records at rest. A password notice carries a first-contact password, and the
-// state store may hold no password in clear (DESIGN §8), so every outbox payload is sealed
-// with AES-256-GCM under the installation's outbox key (keys/outbox.key, mode 0600). The
-// payload is bound to its row's uid and kind, so rows cannot be swapped. Composing and
-// delivering the mail is the mail issue's part; this records what must be sent, durably,
-// in the same transaction as what caused it.
+// The outbox's records at rest (DESIGN §6, §8). Each row holds one complete outgoing message
+// (RFC 5322 bytes, composed when it was queued), sealed with AES-256-GCM under the
+// installation's outbox key (keys/outbox.key, mode 0600): a password notice carries a
+// first-contact password and a notification may carry a subject, and the state store holds
+// neither in clear. The seal is bound to the row's uid and kind, so rows cannot be swapped.
+//
+// Row uids are derived from what caused the mail (kind, envelope, recipient), and the store
+// inserts a uid once only: a crash and a re-run, or rendering a message again, cannot queue
+// the same mail twice.
 import Foundation
 import Crypto
 
 public struct OutboxEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable { case passwordNotice = "password-notice" }
+    public enum Kind: String, Sendable, CaseIterable {
+        case notification
+        case passwordNotice = "password-notice"
+        case readReceipt = "read-receipt"
+        case otpPDF = "otp-pdf"
+    }
+
+    public enum State: String, Sendable {
+        case queued, sent, failed
+    }
 
     public var uid: String
     public var kind: Kind
     public var envelopeID: String?
     public var mailFrom: String
     public var recipient: String
-    /// nonce (12) || AES-256-GCM ciphertext || tag of the payload JSON.
+    /// nonce (12) || AES-256-GCM ciphertext || tag of the message bytes.
     public var sealed: [UInt8]
     public var createdAt: Date
-}
+    public var state: State = .queued
+    public var attempts: Int = 0
+    public var nextAttemptAt: Date?
+    public var lastError: String?
+    public var sentAt: Date?
+    /// When an administrator last asked for a retry: the give-up time counts from here.
+    public var retriedAt: Date?
 
-/// What a password notice needs: the recipient it is for and their password. Only ever
-/// held in memory or sealed.
-public struct PasswordNotice: Codable, Sendable, Equatable {
-    public var recipient: String
-    public var password: String
-    public var envelopeID: String
+    public init(uid: String, kind: Kind, envelopeID: String?, mailFrom: String, recipient: String, sealed: [UInt8],
+                createdAt: Date) {
+        self.uid = uid
+        self.kind = kind
+        self.envelopeID = envelopeID
+        self.mailFrom = mailFrom
+        self.recipient = recipient
+        self.sealed = sealed
+        self.createdAt = createdAt
+    }
+
+    /// The uid of the one mail of `kind` that `cause` (an envelope id, or a delivery) can
+    /// produce for `recipient`. `round` tells deliberate repeats apart (`reprocess --notify`).
+    public static func uid(_ kind: Kind, cause: String, recipient: String, round: Int = 0) -> String {
+        let text = "spoolrun/v1/outbox-uid|\(kind.rawValue)|\(cause)|\(recipient)" + (round == 0 ? "" : "|\(round)")
+        return String(SHA256.hex(Array(text.utf8)).prefix(32))
+    }
 }
 
 public struct OutboxKey: Sendable {
@@ -51,22 +80,36 @@ public struct OutboxKey: Sendable {
         Array("spoolrun/v1/outbox|\(kind.rawValue)|\(uid)".utf8)
     }
 
-    public func passwordNotice(_ notice: PasswordNotice, mailFrom: String, to sender: String, now: Date) throws -> OutboxEntry {
-        let uid = Hex.encode(SecureRandom.bytes(16))
-        let nonce = SecureRandom.bytes(AESGCM.nonceSize)
-        let payload = [UInt8](try JSONEncoder().encode(notice))
-        let sealed = try AESGCM.seal(payload, key: key, nonce: nonce, aad: Self.associatedData(uid: uid, kind: .passwordNotice))
-        return OutboxEntry(uid: uid, kind: .passwordNotice, envelopeID: notice.envelopeID, mailFrom: mailFrom,
-                           recipient: sender, sealed: nonce + sealed, createdAt: now)
+    /// A queued entry holding `message`, sealed.
+    public func entry(_ kind: OutboxEntry.Kind, uid: String, message: [UInt8], envelopeID: String?, mailFrom: String,
+                      to recipient: String, now: Date) throws -> OutboxEntry {
+        OutboxEntry(uid: uid, kind: kind, envelopeID: envelopeID, mailFrom: mailFrom, recipient: recipient,
+                    sealed: try seal(message, aad: Self.associatedData(uid: uid, kind: kind)), createdAt: now)
     }
 
-    public func openPasswordNotice(_ entry: OutboxEntry) throws -> PasswordNotice {
-        guard entry.kind == .passwordNotice, entry.sealed.count > AESGCM.nonceSize else {
-            throw CryptoFailure("outbox entry \(entry.uid) is not a sealed password notice")
+    /// The message bytes of an entry.
+    public func message(of entry: OutboxEntry) throws -> [UInt8] {
+        try open(entry.sealed, aad: Self.associatedData(uid: entry.uid, kind: entry.kind), what: "outbox entry \(entry.uid)")
+    }
+
+    /// Sealing for other small records of the state store (read-receipt contexts).
+    func seal(_ plaintext: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        let nonce = SecureRandom.bytes(AESGCM.nonceSize)
+        return nonce + (try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: aad))
+    }
+
+    func open(_ sealed: [UInt8], aad: [UInt8], what: String) throws -> [UInt8] {
+        guard sealed.count > AESGCM.nonceSize else { throw CryptoFailure("\(what) is not sealed") }
+        do {
+            return try AESGCM.open(Array(sealed.dropFirst(AESGCM.nonceSize)), key: key,
+                                   nonce: Array(sealed.prefix(AESGCM.nonceSize)), aad: aad)
+        } catch {
+            throw CryptoFailure("\(what) does not open with this installation's outbox key")
         }
-        let nonce = Array(entry.sealed.prefix(AESGCM.nonceSize))
-        let plain = try AESGCM.open(Array(entry.sealed.dropFirst(AESGCM.nonceSize)), key: key, nonce: nonce,
-                                    aad: Self.associatedData(uid: entry.uid, kind: entry.kind))
-        return try JSONDecoder().decode(PasswordNotice.self, from: Data(plain))
+    }
+
+    /// A key for another purpose, derived from this one (HKDF-SHA-256 with `label`).
+    func derived(_ label: String) throws -> [UInt8] {
+        try HKDF.sha256(ikm: key, salt: [], info: Array("spoolrun/v1/\(label)".utf8), length: 32)
     }
 }

@@ -1,7 +1,8 @@
 // The named steps of a sweep (DESIGN §1) and the interfaces later features plug into.
-// Steps run in this order; lock, intake, parse, sanitize, render and archive are built so far
-// (parse and sanitize run inside RenderStage); queue, receipts, deliver and expire come next.
+// Steps run in this order; parse, sanitize and queue run inside RenderStage; receipts and
+// deliver are sweep stages (ReceiptStage, DeliverStage); expire comes next.
 import Foundation
+import Logging
 
 public enum PipelineStep: String, Sendable, CaseIterable {
     case lock, intake, parse, sanitize, render, queue, archive, receipts, deliver, expire
@@ -56,6 +57,7 @@ public struct SweepContext: Sendable {
     public let spool: SpoolDirectory
     public let store: StateStore
     public let now: Date
+    public var logger = Logger(label: "spoolrun")
 }
 
 /// Runs `body` for each index on `workers` threads and returns the results in order.

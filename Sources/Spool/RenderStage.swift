@@ -22,6 +22,8 @@ public struct RenderStage: BatchStage {
         let salt = try context.store.installationSalt()
         try www.writeParameters(installationSalt: salt)
         let outboxKey = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
+        let composer = try MailComposer(config: context.config, key: outboxKey)
+        let receipts = try ReceiptTokens(key: outboxKey)
         var addresses: [String] = []
         for i in accepted { if case .accepted(let a) = items[i].outcome { addresses += a.envelope.recipients } }
         var recipients = try context.store.recipients(Array(Set(addresses)))
@@ -35,9 +37,8 @@ public struct RenderStage: BatchStage {
                 recipients[address] = contact.recipient
                 writes.recipients.append(contact.recipient)
                 if let password = contact.generatedPassword {
-                    writes.outbox.append(try outboxKey.passwordNotice(
-                        PasswordNotice(recipient: address, password: password, envelopeID: tunnel.envelope.id),
-                        mailFrom: context.config.mailFrom, to: tunnel.envelope.sender, now: context.now))
+                    writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
+                                                                     password: password, now: context.now))
                 }
             }
         }
@@ -47,21 +48,37 @@ public struct RenderStage: BatchStage {
         let known = recipients
         let now = context.now
         let snapshot = items
-        let results: [Result<[DeliveryRecord], Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
-            guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .success([]) }
+        let wantsReceipts = context.config.readReceipts
+        let results: [Result<([DeliveryRecord], RenderedMessage.Summary), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
+            guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .failure(CancellationError()) }
             return Result {
                 let rendered = try RenderedMessage(tunnel)
-                return try tunnel.envelope.recipients.map { address in
-                    try writer.write(rendered, for: known[address]!, envelopeID: tunnel.envelope.id, receivedAt: now)
+                let deliveries = try tunnel.envelope.recipients.map { address in
+                    let recipient = known[address]!
+                    let receipt = wantsReceipts && tunnel.envelope.readReceipt
+                        ? try receipts.receipt(for: recipient, messageID: MailboxWriter.messageID(envelopeID: tunnel.envelope.id, address: address),
+                                               context: rendered.summary.receiptContext(envelope: tunnel.envelope, recipient: address))
+                        : nil
+                    return try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id, receivedAt: now, receipt: receipt)
                 }
+                return (deliveries, rendered.summary)
             }
         }
+        let firstContacts = Set(writes.recipients.map(\.address))
         var touched: Set<String> = []
         for (n, result) in results.enumerated() {
             switch result {
-            case .success(let deliveries):
+            case .success(let (deliveries, summary)):
                 writes.deliveries += deliveries
                 touched.formUnion(deliveries.map(\.mailboxID))
+                guard case .accepted(let tunnel) = items[accepted[n]].outcome else { continue }
+                // Each recipient learns that a message waits; queued with the delivery itself.
+                for d in deliveries {
+                    writes.outbox.append(try composer.notification(
+                        envelope: tunnel.envelope, recipient: d.address, senderName: summary.fromName,
+                        senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
+                        firstContact: firstContacts.contains(d.address), now: context.now))
+                }
             case .failure(let error as MIMEError):
                 items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
             case .failure(let error):
@@ -83,7 +100,22 @@ public struct RenderStage: BatchStage {
 /// A message parsed and sanitized once, ready to be sealed for each recipient.
 struct RenderedMessage {
     let original: [UInt8]
-    let document: (String) -> MessageDocument
+    let document: (String, String?) -> MessageDocument
+    let summary: Summary
+
+    /// What the portal's own mail about this message may say (sealed or sent only).
+    struct Summary: Sendable {
+        let subject: String?
+        let fromName: String?
+        let fromAddress: String?
+        let messageID: String?
+        let date: Date?
+
+        func receiptContext(envelope: TunnelEnvelope, recipient: String) -> ReceiptContext {
+            ReceiptContext(envelopeID: envelope.id, sender: envelope.sender, recipient: recipient, subject: subject,
+                           originalMessageID: messageID, sent: date)
+        }
+    }
     let entry: (String) -> IndexEntryDocument
     let objects: [(name: String, bytes: [UInt8])]
 
@@ -123,12 +155,14 @@ struct RenderedMessage {
         let size = tunnel.original.count
         self.original = tunnel.original
         self.objects = objects
-        self.document = { id in
+        self.document = { id, receipt in
             MessageDocument(id: id, subject: parsed.subject, from: MessageDocument.addresses(parsed.from),
                             to: MessageDocument.addresses(parsed.to), cc: MessageDocument.addresses(parsed.cc), date: date,
                             format: format, body: body, blockedRemoteImages: blocked, attachments: parts, messages: messages,
-                            problems: parsed.problems, sender: sender)
+                            problems: parsed.problems, sender: sender, receipt: receipt)
         }
+        self.summary = Summary(subject: parsed.subject, fromName: parsed.from.first?.name, fromAddress: parsed.from.first?.address,
+                               messageID: parsed.messageID, date: parsed.date)
         self.entry = { id in
             IndexEntryDocument(id: id, subject: parsed.subject, from: fromText, date: date, size: size,
                                attachments: attachmentCount)

@@ -49,6 +49,10 @@ public struct DeliveryRecord: Sendable, Equatable {
     /// The index entry, sealed to the recipient (context: mailbox, message, "entry").
     public var entry: [UInt8]
     public var size: Int
+    /// SHA-256 (hex) of the read-receipt token, when a receipt was asked for.
+    public var receiptHash: String? = nil
+    /// The ReceiptContext, sealed with the outbox key.
+    public var receiptContext: [UInt8]? = nil
 }
 
 /// One quarantined tunnel file as recorded.
@@ -72,7 +76,7 @@ public struct SweepRecord: Sendable, Equatable {
 public final class StateStore: @unchecked Sendable {
     // @unchecked Sendable: GRDB's DatabasePool serialises writes and is itself thread-safe.
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(directory: String) throws {
         path = (directory as NSString).appendingPathComponent("spoolrun.sqlite")
@@ -180,6 +184,24 @@ public final class StateStore: @unchecked Sendable {
                 );
                 """)
         }
+        m.registerMigration("v5-mail-out") { db in
+            // Outbox rows hold whole sealed messages now; delivery bookkeeping and retries.
+            // Deliveries that asked for a read receipt carry the token's hash and the sealed
+            // context the receipt needs; receipts_read records each receipt queued.
+            try db.execute(sql: """
+                ALTER TABLE outbox ADD COLUMN sent_at DATETIME;
+                ALTER TABLE outbox ADD COLUMN retried_at DATETIME;
+                CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+                ALTER TABLE deliveries ADD COLUMN receipt_hash TEXT;
+                ALTER TABLE deliveries ADD COLUMN receipt_context BLOB;
+                CREATE INDEX deliveries_receipt ON deliveries (receipt_hash) WHERE receipt_hash IS NOT NULL;
+                CREATE TABLE receipts_read (
+                    receipt_hash TEXT PRIMARY KEY,
+                    read_at DATETIME NOT NULL,
+                    queued_at DATETIME NOT NULL
+                );
+                """)
+        }
         return m
     }
 
@@ -190,22 +212,7 @@ public final class StateStore: @unchecked Sendable {
                 try Row.fetchAll(db, sql: """
                     SELECT * FROM deliveries WHERE mailbox_id = ? ORDER BY received_at DESC, message_id DESC
                     """, arguments: [mailboxID]).map { row in
-                    DeliveryRecord(mailboxID: row["mailbox_id"], messageID: row["message_id"], envelopeID: row["envelope_id"],
-                                   address: row["address"], receivedAt: row["received_at"], entry: [UInt8](row["entry"] as Data),
-                                   size: row["size"])
-                }
-            }
-        }
-    }
-
-    /// Queued outbox entries, oldest first.
-    public func queuedOutbox() throws -> [OutboxEntry] {
-        try wrap {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = 'queued' ORDER BY created_at, uid").compactMap { row in
-                    guard let kind = OutboxEntry.Kind(rawValue: row["kind"]) else { return nil }
-                    return OutboxEntry(uid: row["uid"], kind: kind, envelopeID: row["envelope_id"], mailFrom: row["mail_from"],
-                                       recipient: row["rcpt"], sealed: [UInt8](row["sealed"] as Data), createdAt: row["created_at"])
+                    Self.delivery(row)
                 }
             }
         }
@@ -246,7 +253,7 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    private func wrap<T>(_ body: () throws -> T) throws -> T {
+    func wrap<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as StateStoreError { throw e } catch {
             throw StateStoreError(path: path, problem: "\(error)")
         }
@@ -309,16 +316,13 @@ public final class StateStore: @unchecked Sendable {
             try pool.write { db in
                 for d in writes.deliveries {
                     try db.execute(sql: """
-                        INSERT OR REPLACE INTO deliveries (mailbox_id, message_id, envelope_id, address, received_at, entry, size)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, d.receivedAt, Data(d.entry), d.size])
+                        INSERT OR REPLACE INTO deliveries (mailbox_id, message_id, envelope_id, address, received_at, entry, size,
+                            receipt_hash, receipt_context)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, d.receivedAt, Data(d.entry), d.size,
+                                         d.receiptHash, d.receiptContext.map { Data($0) }])
                 }
-                for o in writes.outbox {
-                    try db.execute(sql: """
-                        INSERT INTO outbox (uid, kind, envelope_id, mail_from, rcpt, sealed, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, Data(o.sealed), o.createdAt])
-                }
+                try Self.queue(writes.outbox, db)
                 for r in recipients {
                     try db.execute(sql: """
                         INSERT INTO recipients (address, mailbox_id, public_key, created_at) VALUES (?, ?, ?, ?)

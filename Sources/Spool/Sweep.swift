@@ -32,7 +32,7 @@ public final class Sweep {
 
     /// The sweep `spoolrun run` performs: every step built so far, in DESIGN §1's order.
     public static func standard(config: SpoolrunConfig, logger: Logger) -> Sweep {
-        Sweep(config: config, logger: logger, batchStages: [RenderStage()])
+        Sweep(config: config, logger: logger, batchStages: [RenderStage()], sweepStages: [ReceiptStage(), DeliverStage()])
     }
 
     /// Runs the sweep. Throws only when the sweep itself cannot run (keys, state store,
@@ -53,7 +53,7 @@ public final class Sweep {
         let spool = SpoolDirectory(root: config.spool)
         try spool.ensureLayout()
         let store = try StateStore(directory: config.state)
-        let context = SweepContext(config: config, spool: spool, store: store, now: started)
+        let context = SweepContext(config: config, spool: spool, store: store, now: started, logger: logger)
         let intake = Intake(config: config, opener: opener)
 
         var summary = SweepSummary()

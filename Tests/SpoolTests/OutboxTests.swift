@@ -6,32 +6,56 @@ import TestSupport
 import XCTest
 
 final class OutboxTests: XCTestCase {
-    func testPasswordNoticeIsStoredSealedAndOpensWithTheOutboxKeyOnly() throws {
+    func testAnOutboxMessageIsStoredSealedAndOpensWithTheOutboxKeyOnly() throws {
         let dir = try TemporaryDirectory()
         let key = try OutboxKey.loadOrCreate(path: dir.file("keys/outbox.key"))
         try FileSystem.makeDirectory(dir.file("state"), mode: 0o700)
         let store = try StateStore(directory: dir.file("state"))
-        let notice = PasswordNotice(recipient: "bob@ext.example", password: "k7mq2-xw9fa-3hpte-uc48n", envelopeID: "env-0001")
-        let entry = try key.passwordNotice(notice, mailFrom: "portal@portal.example", to: "alice@corp.example",
-                                           now: Date(timeIntervalSince1970: 1_800_000_000))
+        let password = "k7mq2-xw9fa-3hpte-uc48n"
+        let message = Array("Subject: Portal password\n\nThe password is \(password)\n".utf8)
+        let uid = OutboxEntry.uid(.passwordNotice, cause: "env-0001", recipient: "bob@ext.example")
+        let entry = try key.entry(.passwordNotice, uid: uid, message: message, envelopeID: "env-0001",
+                                  mailFrom: "portal@portal.example", to: "alice@corp.example",
+                                  now: Date(timeIntervalSince1970: 1_800_000_000))
         var writes = BatchWrites()
         writes.outbox = [entry]
         try store.record(accepted: [], rejected: [], writes: writes)
 
         let queued = try store.queuedOutbox()
-        XCTAssertEqual(queued, [entry])
-        XCTAssertEqual(queued[0].recipient, "alice@corp.example", "the notice goes to the envelope's sender")
-        XCTAssertEqual(try key.openPasswordNotice(queued[0]), notice)
+        XCTAssertEqual(queued.map(\.uid), [entry.uid])
+        XCTAssertEqual(queued[0].recipient, "alice@corp.example")
+        XCTAssertEqual(queued[0].sealed, entry.sealed)
+        XCTAssertEqual(try key.message(of: queued[0]), message)
         for file in try FileManager.default.contentsOfDirectory(atPath: dir.file("state")) {
             let data = FileManager.default.contents(atPath: dir.file("state/\(file)")) ?? Data()
-            XCTAssertNil(data.range(of: Data(notice.password.utf8)), "\(file) holds the password in clear")
+            XCTAssertNil(data.range(of: Data(password.utf8)), "\(file) holds the password in clear")
         }
 
         let otherKey = try OutboxKey.loadOrCreate(path: dir.file("other/outbox.key"))
-        XCTAssertThrowsError(try otherKey.openPasswordNotice(queued[0]))
+        XCTAssertThrowsError(try otherKey.message(of: queued[0]))
         var swapped = queued[0]
         swapped.uid = "another-row"
-        XCTAssertThrowsError(try key.openPasswordNotice(swapped), "a payload is bound to its row")
+        XCTAssertThrowsError(try key.message(of: swapped), "a payload is bound to its row")
+    }
+
+    func testTheSameMailQueuedTwiceIsStoredOnce() throws {
+        let dir = try TemporaryDirectory()
+        let key = try OutboxKey.loadOrCreate(path: dir.file("keys/outbox.key"))
+        try FileSystem.makeDirectory(dir.file("state"), mode: 0o700)
+        let store = try StateStore(directory: dir.file("state"))
+        let uid = OutboxEntry.uid(.notification, cause: "env-1", recipient: "bob@ext.example")
+        XCTAssertEqual(uid, OutboxEntry.uid(.notification, cause: "env-1", recipient: "bob@ext.example"))
+        XCTAssertNotEqual(uid, OutboxEntry.uid(.notification, cause: "env-1", recipient: "carol@ext.example"))
+        XCTAssertNotEqual(uid, OutboxEntry.uid(.notification, cause: "env-1", recipient: "bob@ext.example", round: 1))
+        for n in 0..<3 {
+            var writes = BatchWrites()
+            writes.outbox = [try key.entry(.notification, uid: uid, message: Array("try \(n)".utf8), envelopeID: "env-1",
+                                           mailFrom: "p@portal.example", to: "bob@ext.example", now: Date())]
+            try store.record(accepted: [], rejected: [], writes: writes)
+        }
+        let queued = try store.queuedOutbox()
+        XCTAssertEqual(queued.count, 1)
+        XCTAssertEqual(try key.message(of: queued[0]), Array("try 0".utf8), "the first one stays")
     }
 
     func testOutboxKeyIsMadeOnceWithMode0600AndRefusedWhenOthersCanReadIt() throws {

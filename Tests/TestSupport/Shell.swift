@@ -98,3 +98,15 @@ public struct MissingTool: Error, CustomStringConvertible {
     public init(_ name: String) { self.name = name }
     public var description: String { "\(name) is not installed; run scripts/install-deps.sh --test" }
 }
+
+/// Finds a generated portal password (four groups of five from the generator's alphabet)
+/// in a text, e.g. a password notice.
+public enum PasswordFinder {
+    public static func first(in text: String) -> String? {
+        let pattern = "(?<![a-z0-9])[a-km-np-z2-9]{5}(-[a-km-np-z2-9]{5}){3}(?![a-z0-9])"
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let r = Range(m.range, in: text) else { return nil }
+        return String(text[r])
+    }
+}

@@ -263,12 +263,21 @@ async function showMessage(id) {
     $("message-frame").replaceChildren(bodyFrame(bodyDocument(String(doc.body ?? ""), images), S.bodyFrameTitle));
     fileButtons(id, doc);
     say(S.messageOpened(subject));
+    sendReceipt(doc.receipt);
     $("message-subject").focus();
   } catch (e) {
     if (g !== generation) return;
     say("");
     fail(e instanceof Damaged ? S.damaged : e.message);
   }
+}
+
+// The read receipt (DESIGN §6): only now that the message was opened and shown, and only
+// when the sender asked for one (the token is in the sealed message and nowhere else). The
+// answer does not matter; the sweep reads nginx's log.
+function sendReceipt(token) {
+  if (typeof token !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(token)) return;
+  fetch(`r/${token}`, { method: "GET", cache: "no-store", credentials: "omit", redirect: "error" }).catch(() => {});
 }
 
 // Inline images, opened and turned into data: URLs keyed by object name ("att-3"). One that

@@ -1,0 +1,63 @@
+// Step "deliver" (DESIGN §6): each sweep hands the due outbox entries to the configured
+// sendmail command, one run per message. Exit 0 means sent; anything else (a timeout
+// included) means try again later, with exponential back-off, until `mail.give_up_after`
+// has passed since the mail was queued (or since an administrator's retry). Then it is
+// marked failed: kept, counted by `status`, logged, never dropped silently.
+import Foundation
+import Logging
+
+public struct DeliverStage: SweepStage {
+    public let step = PipelineStep.deliver
+    public init() {}
+
+    /// The wait after the n-th failed attempt: 1, 2, 4 ... minutes, at most an hour.
+    public static func backoff(afterAttempts n: Int) -> TimeInterval {
+        min(3600, 60 * pow(2, Double(max(0, n - 1))))
+    }
+
+    public func run(context: SweepContext) throws {
+        let due = try context.store.dueOutbox(now: context.now)
+        guard !due.isEmpty else { return }
+        let key = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
+        let command = SendmailCommand(context.config.sendmail, timeout: context.config.mailTimeout)
+        var sent = 0, waiting = 0, failed = 0
+        for entry in due {
+            let meta: Logger.Metadata = ["step": "deliver", "outbox": "\(entry.uid.prefix(12))", "kind": "\(entry.kind.rawValue)",
+                                         "to": "\(entry.recipient)"]
+            let outcome: SendmailOutcome
+            do {
+                outcome = command.send(try key.message(of: entry), from: entry.mailFrom, to: [entry.recipient])
+            } catch {
+                // A row the key cannot open can never be sent: say so once, keep it as failed.
+                try context.store.recordAttempt(uid: entry.uid, outcome: .failed, error: "\(error)", nextAttempt: nil, now: Date())
+                context.logger.error("outbox entry cannot be opened; marked failed", metadata: meta.merging(["error": "\(error)"]) { $1 })
+                failed += 1
+                continue
+            }
+            let now = Date()
+            if outcome.sent {
+                try context.store.recordAttempt(uid: entry.uid, outcome: .sent, error: nil, nextAttempt: nil, now: now)
+                context.logger.info("mail sent", metadata: meta)
+                sent += 1
+                continue
+            }
+            let attempts = entry.attempts + 1
+            let windowStart = entry.retriedAt ?? entry.createdAt
+            let problem = "mail.sendmail \(outcome.summary)"
+            if now.timeIntervalSince(windowStart) >= context.config.giveUpAfter {
+                try context.store.recordAttempt(uid: entry.uid, outcome: .failed, error: problem, nextAttempt: nil, now: now)
+                context.logger.error("gave up delivering mail; kept as failed (spoolrun outbox retry to try again)",
+                                     metadata: meta.merging(["attempts": "\(attempts)", "error": "\(problem)"]) { $1 })
+                failed += 1
+            } else {
+                let next = now.addingTimeInterval(Self.backoff(afterAttempts: attempts))
+                try context.store.recordAttempt(uid: entry.uid, outcome: .queued, error: problem, nextAttempt: next, now: now)
+                context.logger.warning("mail not sent; will retry", metadata: meta.merging(
+                    ["attempts": "\(attempts)", "error": "\(problem)", "next": "\(TunnelEnvelope.formatTime(next))"]) { $1 })
+                waiting += 1
+            }
+        }
+        context.logger.info("outbox delivered", metadata: ["step": "deliver", "sent": "\(sent)", "retrying": "\(waiting)",
+                                                          "failed": "\(failed)"])
+    }
+}

@@ -1,0 +1,122 @@
+// Composes the portal's mail (DESIGN §6) from the templates and the configuration, and
+// seals each message into an outbox entry. Which mail a sweep sends is decided by the
+// stages; what it says is decided here and in the templates.
+import Foundation
+import Crypto
+import Mail
+import Render
+
+/// What a read receipt needs about the message that was read. Kept sealed in the state
+/// store (it holds a subject), next to the delivery it belongs to.
+public struct ReceiptContext: Codable, Sendable, Equatable {
+    public var envelopeID: String
+    /// The envelope's sender: the receipt goes to them.
+    public var sender: String
+    public var recipient: String
+    public var subject: String?
+    public var originalMessageID: String?
+    public var sent: Date?
+}
+
+public struct MailComposer: Sendable {
+    let config: SpoolrunConfig
+    let templates: MailTemplates
+    let key: OutboxKey
+    /// The host name put in Reporting-UA.
+    let host: String
+
+    public init(config: SpoolrunConfig, key: OutboxKey) throws {
+        self.config = config
+        self.key = key
+        do {
+            templates = try MailTemplates.load(overrides: config.templates)
+        } catch let e as TemplateError {
+            throw ConfigError(file: config.file, key: "mail.templates", problem: e.description)
+        }
+        host = URL(string: config.portalURL)?.host ?? "localhost"
+    }
+
+    private var from: MailAddress { MailAddress(name: config.mailFromName, address: config.mailFrom) }
+
+    private func entry(_ kind: OutboxEntry.Kind, uid: String, envelopeID: String?, to rcpt: MailAddress,
+                       text: RenderedMailText, now: Date, inReplyTo: String? = nil,
+                       body: (RenderedMailText) -> OutgoingMail.Body) throws -> OutboxEntry {
+        let mail = OutgoingMail(from: from, to: [rcpt], subject: text.subject, date: now, inReplyTo: inReplyTo, body: body(text))
+        return try key.entry(kind, uid: uid, message: try mail.rfc5322(), envelopeID: envelopeID, mailFrom: config.mailFrom,
+                             to: rcpt.address, now: now)
+    }
+
+    private static func textAndHTML(_ t: RenderedMailText) -> OutgoingMail.Body {
+        t.html.map { .alternative(text: t.text, html: $0) } ?? .text(t.text)
+    }
+
+    /// "Name <address>" of the original's From, or the envelope's sender.
+    static func senderDisplay(name: String?, address: String) -> String {
+        guard let name = name.map(HeaderText.clean), !name.isEmpty else { return address }
+        return "\(name) <\(address)>"
+    }
+
+    /// The notice to a recipient that a message waits: sender and link, never the body; the
+    /// subject only with portal.show_subject.
+    public func notification(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
+                             subject: String?, firstContact: Bool, now: Date) throws -> OutboxEntry {
+        var values: [String: TemplateValue] = [
+            "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
+            "sender_address": .text(envelope.sender), "recipient": .text(recipient),
+            "portal_url": .text(config.portalURL), "first_contact": .flag(firstContact),
+        ]
+        if config.showSubject, let subject { values["subject"] = .text(HeaderText.clean(subject)) }
+        let text = templates.render(.notification, values)
+        return try entry(.notification, uid: OutboxEntry.uid(.notification, cause: envelope.id, recipient: recipient),
+                         envelopeID: envelope.id, to: MailAddress(address: recipient), text: text, now: now, body: Self.textAndHTML)
+    }
+
+    /// The first-contact password, to the envelope's sender only.
+    public func passwordNotice(envelope: TunnelEnvelope, recipient: String, password: String, now: Date) throws -> OutboxEntry {
+        let text = templates.render(.passwordNotice, [
+            "recipient": .text(recipient), "password": .text(password), "portal_url": .text(config.portalURL),
+            "sender_address": .text(envelope.sender),
+        ])
+        return try entry(.passwordNotice, uid: OutboxEntry.uid(.passwordNotice, cause: envelope.id, recipient: recipient),
+                         envelopeID: envelope.id, to: MailAddress(address: envelope.sender), text: text, now: now,
+                         body: Self.textAndHTML)
+    }
+
+    /// The RFC 3798 disposition notification to the envelope's sender.
+    public func readReceipt(_ c: ReceiptContext, readAt: Date, now: Date) throws -> OutboxEntry {
+        let text = templates.render(.readReceipt, [
+            "recipient": .text(c.recipient), "subject": .text(c.subject.map(HeaderText.clean) ?? ""),
+            "sent": .text(c.sent.map(Self.humanDate) ?? ""), "read_at": .text(Self.humanDate(readAt)),
+        ])
+        let report = DispositionReport(reportingUA: "\(host); spoolrun", originalRecipient: c.recipient,
+                                       finalRecipient: c.recipient, originalMessageID: c.originalMessageID)
+        return try entry(.readReceipt, uid: OutboxEntry.uid(.readReceipt, cause: c.envelopeID, recipient: c.recipient),
+                         envelopeID: c.envelopeID, to: MailAddress(address: c.sender), text: text, now: now,
+                         inReplyTo: c.originalMessageID) { .dispositionNotification(text: $0.text, report: report) }
+    }
+
+    /// The OTP-PDF mail to a recipient: the PDF attached, its password id and the portal
+    /// link, never the password.
+    public func otpPDF(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
+                       subject: String?, passwordID: String, pdf: [UInt8], filename: String, now: Date) throws -> OutboxEntry {
+        var values: [String: TemplateValue] = [
+            "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
+            "recipient": .text(recipient), "portal_url": .text(config.portalURL), "password_id": .text(passwordID),
+        ]
+        if config.showSubject, let subject { values["subject"] = .text(HeaderText.clean(subject)) }
+        let text = templates.render(.otpPDF, values)
+        let attachment = OutgoingAttachment(filename: filename, mediaType: "application/pdf", data: pdf)
+        return try entry(.otpPDF, uid: OutboxEntry.uid(.otpPDF, cause: envelope.id, recipient: recipient),
+                         envelopeID: envelope.id, to: MailAddress(address: recipient), text: text, now: now) {
+            .withAttachment(text: $0.text, html: $0.html, attachment: attachment)
+        }
+    }
+
+    static func humanDate(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "d MMMM yyyy 'at' HH:mm 'UTC'"
+        return f.string(from: date)
+    }
+}

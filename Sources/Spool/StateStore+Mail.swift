@@ -1,0 +1,201 @@
+// The state store's mail side: the outbox queue (DESIGN §6) and the read-receipt records.
+import Foundation
+import GRDB
+
+extension StateStore {
+    /// Inserts each entry once: its uid is derived from what caused it, so a repeat is ignored.
+    static func queue(_ entries: [OutboxEntry], _ db: Database) throws {
+        for o in entries {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO outbox (uid, kind, envelope_id, mail_from, rcpt, sealed, created_at, state, attempts,
+                    next_attempt_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)
+                """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, Data(o.sealed), o.createdAt,
+                                 o.createdAt])
+        }
+    }
+
+    static func delivery(_ row: Row) -> DeliveryRecord {
+        DeliveryRecord(mailboxID: row["mailbox_id"], messageID: row["message_id"], envelopeID: row["envelope_id"],
+                       address: row["address"], receivedAt: row["received_at"], entry: [UInt8](row["entry"] as Data),
+                       size: row["size"], receiptHash: row["receipt_hash"],
+                       receiptContext: (row["receipt_context"] as Data?).map { [UInt8]($0) })
+    }
+
+    static func outboxEntry(_ row: Row) -> OutboxEntry? {
+        guard let kind = OutboxEntry.Kind(rawValue: row["kind"]) else { return nil }
+        var e = OutboxEntry(uid: row["uid"], kind: kind, envelopeID: row["envelope_id"], mailFrom: row["mail_from"],
+                            recipient: row["rcpt"], sealed: [UInt8](row["sealed"] as Data), createdAt: row["created_at"])
+        e.state = OutboxEntry.State(rawValue: row["state"]) ?? .queued
+        e.attempts = row["attempts"]
+        e.nextAttemptAt = row["next_attempt_at"]
+        e.lastError = row["last_error"]
+        e.sentAt = row["sent_at"]
+        e.retriedAt = row["retried_at"]
+        return e
+    }
+
+    /// Queued outbox entries, oldest first.
+    public func queuedOutbox() throws -> [OutboxEntry] {
+        try outbox(where: "state = 'queued'")
+    }
+
+    /// Queued entries whose next attempt is due at `now`, oldest first.
+    public func dueOutbox(now: Date, limit: Int = 1000) throws -> [OutboxEntry] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM outbox WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    ORDER BY created_at, uid LIMIT ?
+                    """, arguments: [now, limit]).compactMap(Self.outboxEntry)
+            }
+        }
+    }
+
+    /// Every outbox entry (or those in one state), oldest first.
+    public func outbox(state: OutboxEntry.State? = nil) throws -> [OutboxEntry] {
+        try outbox(where: state.map { "state = '\($0.rawValue)'" } ?? "1")
+    }
+
+    private func outbox(where condition: String) throws -> [OutboxEntry] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY created_at, uid").compactMap(Self.outboxEntry)
+            }
+        }
+    }
+
+    /// One entry by its uid, or by a unique prefix of at least 6 characters.
+    public func outboxEntry(id: String) throws -> OutboxEntry? {
+        guard id.count >= 6, id.allSatisfy(\.isHexDigit) else { return nil }
+        return try wrap {
+            try pool.read { db in
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE uid LIKE ? LIMIT 2", arguments: [id.lowercased() + "%"])
+                return rows.count == 1 ? Self.outboxEntry(rows[0]) : nil
+            }
+        }
+    }
+
+    /// Records one delivery attempt's outcome.
+    public func recordAttempt(uid: String, outcome: OutboxEntry.State, error: String?, nextAttempt: Date?, now: Date) throws {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: """
+                    UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+                        sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
+                    WHERE uid = ?
+                    """, arguments: [outcome.rawValue, error, nextAttempt, outcome.rawValue, now, uid])
+            }
+        }
+    }
+
+    /// An administrator's retry: queued again, due now, with a fresh give-up window.
+    public func retryOutbox(uid: String, now: Date) throws {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: """
+                    UPDATE outbox SET state = 'queued', next_attempt_at = ?, retried_at = ? WHERE uid = ? AND state != 'sent'
+                    """, arguments: [now, now, uid])
+            }
+        }
+    }
+
+    public struct OutboxCounts: Sendable, Equatable {
+        public var queued = 0
+        public var sent = 0
+        public var failed = 0
+        /// When the oldest queued entry was queued.
+        public var oldestQueued: Date?
+    }
+
+    public func outboxCounts() throws -> OutboxCounts {
+        try wrap {
+            try pool.read { db in
+                var c = OutboxCounts()
+                for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state") {
+                    switch OutboxEntry.State(rawValue: row["state"]) {
+                    case .queued: c.queued = row["n"]
+                    case .sent: c.sent = row["n"]
+                    case .failed: c.failed = row["n"]
+                    case nil: break
+                    }
+                }
+                c.oldestQueued = try Date.fetchOne(db, sql: "SELECT MIN(created_at) FROM outbox WHERE state = 'queued'")
+                return c
+            }
+        }
+    }
+
+    // MARK: - Read receipts
+
+    /// The deliveries that carry these receipt-token hashes (unknown hashes are left out).
+    public func deliveries(receiptHashes: [String]) throws -> [String: DeliveryRecord] {
+        guard !receiptHashes.isEmpty else { return [:] }
+        return try wrap {
+            try pool.read { db in
+                var found: [String: DeliveryRecord] = [:]
+                for chunk in receiptHashes.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE receipt_hash IN (\(marks))",
+                                                arguments: StatementArguments(chunk)) {
+                        let d = Self.delivery(row)
+                        if let h = d.receiptHash { found[h] = d }
+                    }
+                }
+                return found
+            }
+        }
+    }
+
+    /// Where the sweep stopped reading the receipt log.
+    public func receiptLogPosition() throws -> ReceiptLogPosition? {
+        try wrap {
+            try pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'receipt_log'").flatMap {
+                    try? JSONDecoder().decode(ReceiptLogPosition.self, from: $0)
+                }
+            }
+        }
+    }
+
+    /// In one transaction: the receipts read (each hash once), their MDNs queued, and the log
+    /// position moved past the lines they came from. A crash before the commit rereads the
+    /// same lines; after it, they are past.
+    public func recordReceipts(_ reads: [(hash: String, readAt: Date)], mdns: [OutboxEntry], position: ReceiptLogPosition,
+                               now: Date) throws {
+        try wrap {
+            try pool.write { db in
+                for r in reads {
+                    try db.execute(sql: "INSERT OR IGNORE INTO receipts_read (receipt_hash, read_at, queued_at) VALUES (?, ?, ?)",
+                                   arguments: [r.hash, r.readAt, now])
+                }
+                try Self.queue(mdns, db)
+                try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES ('receipt_log', ?)",
+                               arguments: [try JSONEncoder().encode(position)])
+            }
+        }
+    }
+
+    /// The subset of `hashes` whose receipt was already queued.
+    public func receiptsAlreadyRead(_ hashes: [String]) throws -> Set<String> {
+        guard !hashes.isEmpty else { return [] }
+        return try wrap {
+            try pool.read { db in
+                var found: Set<String> = []
+                for chunk in hashes.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    found.formUnion(try String.fetchAll(db, sql: "SELECT receipt_hash FROM receipts_read WHERE receipt_hash IN (\(marks))",
+                                                        arguments: StatementArguments(chunk)))
+                }
+                return found
+            }
+        }
+    }
+}
+
+/// The receipt log's identity and how far it was read (survives logrotate: see ReceiptLog).
+public struct ReceiptLogPosition: Codable, Sendable, Equatable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var offset: UInt64
+}
