@@ -41,8 +41,18 @@ enum InstallationFiles {
         quota_mb = 1024
 
         [mail]
+        # The sender of notifications, password notices and read receipts.
         from = \(quoted(sender))
+        from_name = "Secure mail portal"
+        # Run as: SENDMAIL -i -f FROM -- RCPT, the message on stdin (Postfix's sendmail, or
+        # e.g. "/usr/bin/msmtp -C /etc/spoolrun/msmtprc" for a relay). No shell is involved.
         sendmail = "/usr/sbin/sendmail"
+        # A run that takes longer is killed and retried; undelivered mail is marked failed
+        # (kept, shown by `spoolrun status`) after give_up_after.
+        timeout = "60s"
+        give_up_after = "5d"
+        # Your own texts: a folder of files named like Sources/Render/Templates/*.mustache.
+        # templates = "templates"
         # Seals queued mail at rest (a password notice carries a password). Mode 0600.
         outbox_key = "keys/outbox.key"
 
