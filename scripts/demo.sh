@@ -27,6 +27,8 @@ if [ ! -f "$DEMO/spoolrun.toml" ]; then
   "$BIN" setup --dir "$DEMO" --spool "$ROOT/spool" --www "$ROOT/www" \
     --portal-url "http://$LISTEN/" --listen "$LISTEN" \
     --recipient-address webmail@portal.example --sender-address webmail-sender@gateway.example
+  # No mail server in a demo: outgoing mail (notifications, read receipts) lands in demo/mail/.
+  sed -i "s|^sendmail = .*|sendmail = \"/bin/sh $ROOT/scripts/demo-sendmail.sh $DEMO/mail\"|" "$DEMO/spoolrun.toml"
 fi
 
 i=0
@@ -60,5 +62,6 @@ spoolrun demo is running.
   Portal:   http://$LISTEN/
   Sign-in:  $DEMO_ADDRESS  /  $DEMO_PASSWORD
   Archive:  $ROOT/spool/archive   Quarantine: $ROOT/spool/failed
+  Mail out: $DEMO/mail (notifications; read receipts after the next sweep: $BIN run --config $DEMO/spoolrun.toml)
   Stop:     make demo-stop
 MSG
