@@ -3,10 +3,12 @@
 // that log rotation loses nothing and repeats nothing that matters:
 // - rename (logrotate's default): the old file is found again by its inode among the
 //   rotated siblings (receipts.log.1 ...), read to its end, then the new file from 0;
-// - copytruncate: same inode but shorter than the offset; the copy (receipts.log.1) is read
-//   from the offset, then the truncated file from 0.
+// - copytruncate: same inode, but shorter than the offset or no longer starting with the
+//   bytes it started with; the copy (receipts.log.1, recognised by those bytes) is read from
+//   the offset, then the truncated file from 0.
 // Only whole lines are taken; a line nginx is still writing waits for the next sweep.
 import Foundation
+import Crypto
 
 public struct ReceiptLine: Sendable, Equatable {
     public var time: Date
@@ -39,9 +41,9 @@ public struct ReceiptLog: Sendable {
         var start: UInt64 = 0
         if let p = position {
             if p.device == current.device && p.inode == current.inode {
-                if current.size >= p.offset {
+                if current.size >= p.offset && Self.head(of: path, upTo: p.offset) == p.head {
                     start = p.offset
-                } else if let copy = rotatedSiblings().first(where: { ($0.1.size) >= p.offset }) {
+                } else if let copy = rotatedSiblings().first(where: { $0.1.size >= p.offset && Self.head(of: $0.0, upTo: p.offset) == p.head }) {
                     // copytruncate: what we had not read yet went into the copy.
                     lines += try Self.lines(in: copy.0, from: p.offset, upTo: copy.1.size, limit: maxBytes).lines
                 }
@@ -52,7 +54,16 @@ public struct ReceiptLog: Sendable {
         }
         let (fresh, end) = try Self.lines(in: path, from: start, upTo: current.size, limit: maxBytes)
         lines += fresh
-        return (lines, ReceiptLogPosition(device: current.device, inode: current.inode, offset: end))
+        return (lines, ReceiptLogPosition(device: current.device, inode: current.inode, offset: end,
+                                          head: Self.head(of: path, upTo: end)))
+    }
+
+    /// SHA-256 (hex) of the first min(offset, 256) bytes of a file.
+    static func head(of path: String, upTo offset: UInt64) -> String? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        let data = (try? h.read(upToCount: Int(min(offset, 256)))) ?? Data()
+        return SHA256.hex([UInt8](data))
     }
 
     /// receipts.log.1, receipts.log.2 ... (uncompressed), newest first.

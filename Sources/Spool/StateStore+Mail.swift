@@ -198,4 +198,7 @@ public struct ReceiptLogPosition: Codable, Sendable, Equatable {
     public var device: UInt64
     public var inode: UInt64
     public var offset: UInt64
+    /// SHA-256 (hex) of the file's first min(offset, 256) bytes: a file truncated in place
+    /// and written again (copytruncate) no longer starts the same.
+    public var head: String?
 }
