@@ -209,7 +209,8 @@ public final class WebDriver {
         let (status, data) = try HTTP.exchange(port: port, method: method, path: path, body: payload, timeout: timeout)
         let json = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any]
         let value = json?["value"]
-        if status >= 400 || (value as? [String: Any])?["error"] != nil {
+        // W3C errors come with a 4xx/5xx status; a script's own result may hold an "error" key.
+        if status >= 400 {
             let v = value as? [String: Any]
             let message = (v?["message"] as? String).map { String($0.prefix(500)) } ?? ""
             throw WebDriverError("\(method) \(path): HTTP \(status) \(v?["error"] as? String ?? ""): \(message)")
