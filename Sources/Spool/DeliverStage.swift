@@ -10,6 +10,9 @@ public struct DeliverStage: SweepStage {
     public let step = PipelineStep.deliver
     public init() {}
 
+    /// After this many failures in a row, a sweep leaves the rest of the queue for the next one.
+    public static let failuresBeforePause = 3
+
     /// The wait after the n-th failed attempt: 1, 2, 4 ... minutes, at most an hour.
     public static func backoff(afterAttempts n: Int) -> TimeInterval {
         min(3600, 60 * pow(2, Double(max(0, n - 1))))
@@ -20,8 +23,15 @@ public struct DeliverStage: SweepStage {
         guard !due.isEmpty else { return }
         let key = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
         let command = SendmailCommand(context.config.sendmail, timeout: context.config.mailTimeout)
-        var sent = 0, waiting = 0, failed = 0
-        for entry in due {
+        var sent = 0, waiting = 0, failed = 0, consecutiveFailures = 0
+        for (n, entry) in due.enumerated() {
+            // An MTA that fails every time (down, misconfigured, hanging until the timeout)
+            // should not hold the sweep for the whole queue: the rest waits for the next one.
+            if consecutiveFailures >= Self.failuresBeforePause {
+                context.logger.warning("the mail command failed \(consecutiveFailures) times in a row; the rest of the queue waits for the next sweep",
+                                       metadata: ["step": "deliver", "left": "\(due.count - n)"])
+                break
+            }
             let meta: Logger.Metadata = ["step": "deliver", "outbox": "\(entry.uid.prefix(12))", "kind": "\(entry.kind.rawValue)",
                                          "to": "\(entry.recipient)"]
             let outcome: SendmailOutcome
@@ -39,8 +49,10 @@ public struct DeliverStage: SweepStage {
                 try context.store.recordAttempt(uid: entry.uid, outcome: .sent, error: nil, nextAttempt: nil, now: now)
                 context.logger.info("mail sent", metadata: meta)
                 sent += 1
+                consecutiveFailures = 0
                 continue
             }
+            consecutiveFailures += 1
             let attempts = entry.attempts + 1
             let windowStart = entry.retriedAt ?? entry.createdAt
             let problem = "mail.sendmail \(outcome.summary)"
