@@ -27,7 +27,9 @@ public final class WebDriver {
 
     /// Starts chromedriver and a headless Chromium session. `mobileWidth` emulates a phone
     /// screen of that CSS width (Chrome windows cannot be made that narrow on every platform).
-    public init(downloadDirectory: String, width: Int = 1200, height: Int = 900, mobileWidth: Int? = nil) throws {
+    /// `extraArguments` are added to Chromium's command line.
+    public init(downloadDirectory: String, width: Int = 1200, height: Int = 900, mobileWidth: Int? = nil,
+                extraArguments: [String] = []) throws {
         guard let chromedriver = Self.chromedriverPath else { throw WebDriverError("chromedriver is not installed") }
         self.downloadDirectory = downloadDirectory
         profile = try TemporaryDirectory("spoolrun-chromium")
@@ -58,7 +60,9 @@ public final class WebDriver {
         var options: [String: Any] = [
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--no-first-run", "--no-default-browser-check", "--user-data-dir=\(profile.path)",
-                     "--window-size=\(width),\(height)"],
+                     // No calls home in the background: tests watch what the pages fetch.
+                     "--disable-background-networking", "--disable-component-update",
+                     "--window-size=\(width),\(height)"] + extraArguments,
             "prefs": ["download.default_directory": downloadDirectory, "download.prompt_for_download": false,
                       "download.directory_upgrade": true, "safebrowsing.enabled": false],
         ]
