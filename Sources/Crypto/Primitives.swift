@@ -173,54 +173,127 @@ public enum AESGCM {
 
     /// AES-256-GCM; returns ciphertext || tag, as WebCrypto's encrypt does.
     public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
-        try run(encrypt: true, plaintext, key: key, nonce: nonce, aad: aad)
+        try seal(plaintext, key: key, nonce: nonce, aad: aad, after: [])
+    }
+
+    /// `prefix` || ciphertext || tag in one allocation: a sealed object's header goes in front
+    /// without copying a large ciphertext a second time.
+    static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8], after prefix: [UInt8]) throws -> [UInt8] {
+        try checkParameters(key: key, nonce: nonce)
+        let total = prefix.count + plaintext.count + tagSize
+        return try [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            let base = out.baseAddress!
+            if !prefix.isEmpty { prefix.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: $0.count) } }
+            try plaintext.withUnsafeBufferPointer { input in
+                try run(encrypt: true, input, key: key, nonce: nonce, aad: aad,
+                        into: UnsafeMutableBufferPointer(rebasing: out[prefix.count...]))
+            }
+            initialized = total
+        }
+    }
+
+    /// The bytes of `seal`, handed to `output` in pieces (ciphertext in chunks of at most
+    /// `chunkSize`, then the tag) instead of returned: a large object can be written out
+    /// without a second copy of its size in memory.
+    static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8], chunkSize: Int,
+                     output: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(chunkSize > 0 && chunkSize <= 1 << 30, "AES-GCM chunk size")
+        let ctx = try context(encrypt: true, key: key, nonce: nonce, aad: aad)
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        // Room for one chunk of ciphertext, and for the tag at the end.
+        var buffer = [UInt8](repeating: 0, count: max(min(chunkSize, plaintext.count), tagSize))
+        try plaintext.withUnsafeBufferPointer { input in
+            var done = 0
+            while done < input.count {
+                let count = min(input.count - done, chunkSize)
+                var n: Int32 = 0
+                try buffer.withUnsafeMutableBufferPointer { out in
+                    guard EVP_EncryptUpdate(ctx, out.baseAddress, &n, input.baseAddress! + done, Int32(count)) == 1,
+                          n == Int32(count) else { throw OpenSSLError.drain("AES-GCM update") }
+                    try output(UnsafeRawBufferPointer(start: out.baseAddress, count: count))
+                }
+                done += count
+            }
+        }
+        try buffer.withUnsafeMutableBufferPointer { out in
+            var n: Int32 = 0
+            guard EVP_EncryptFinal_ex(ctx, out.baseAddress, &n) == 1, n == 0 else { throw OpenSSLError.drain("AES-GCM final") }
+            guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagSize), out.baseAddress) == 1 else {
+                throw OpenSSLError.drain("AES-GCM tag")
+            }
+            try output(UnsafeRawBufferPointer(start: out.baseAddress, count: tagSize))
+        }
     }
 
     /// Opens ciphertext || tag; throws when the tag does not match.
     public static func open(_ sealed: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
         guard sealed.count >= tagSize else { throw CryptoFailure("sealed data is shorter than its tag") }
-        return try run(encrypt: false, sealed, key: key, nonce: nonce, aad: aad)
+        try checkParameters(key: key, nonce: nonce)
+        let count = sealed.count - tagSize
+        return try [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            try sealed.withUnsafeBufferPointer { input in
+                try run(encrypt: false, input, key: key, nonce: nonce, aad: aad, into: out)
+            }
+            initialized = count
+        }
     }
 
-    private static func run(encrypt: Bool, _ input: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
-        guard key.count == 32, nonce.count == nonceSize else { throw CryptoFailure("AES-256-GCM needs a 32-byte key and a 12-byte nonce") }
+    /// A cipher context with key, nonce and associated data set; the caller frees it.
+    private static func context(encrypt: Bool, key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> OpaquePointer {
+        try checkParameters(key: key, nonce: nonce)
         OpenSSLErrorQueue.clear()
         guard let ctx = EVP_CIPHER_CTX_new() else { throw OpenSSLError.drain("EVP_CIPHER_CTX_new") }
-        defer { EVP_CIPHER_CTX_free(ctx) }
-        let body = encrypt ? input[...] : input[..<(input.count - tagSize)]
-        var out = [UInt8](repeating: 0, count: body.count + (encrypt ? tagSize : 0))
         var n: Int32 = 0
         let initOK = encrypt ? EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce)
                              : EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce)
-        guard initOK == 1 else { throw OpenSSLError.drain("AES-GCM init") }
+        guard initOK == 1 else {
+            EVP_CIPHER_CTX_free(ctx)
+            throw OpenSSLError.drain("AES-GCM init")
+        }
         if !aad.isEmpty {
             let ok = encrypt ? EVP_EncryptUpdate(ctx, nil, &n, aad, Int32(aad.count))
                              : EVP_DecryptUpdate(ctx, nil, &n, aad, Int32(aad.count))
-            guard ok == 1 else { throw OpenSSLError.drain("AES-GCM aad") }
-        }
-        var written = 0
-        if !body.isEmpty {
-            let ok = body.withUnsafeBufferPointer { b in
-                out.withUnsafeMutableBufferPointer { o in
-                    encrypt ? EVP_EncryptUpdate(ctx, o.baseAddress, &n, b.baseAddress, Int32(b.count))
-                            : EVP_DecryptUpdate(ctx, o.baseAddress, &n, b.baseAddress, Int32(b.count))
-                }
+            guard ok == 1 else {
+                EVP_CIPHER_CTX_free(ctx)
+                throw OpenSSLError.drain("AES-GCM aad")
             }
-            guard ok == 1 else { throw OpenSSLError.drain("AES-GCM update") }
-            written = Int(n)
+        }
+        return ctx
+    }
+
+    private static func checkParameters(key: [UInt8], nonce: [UInt8]) throws {
+        guard key.count == 32, nonce.count == nonceSize else { throw CryptoFailure("AES-256-GCM needs a 32-byte key and a 12-byte nonce") }
+    }
+
+    /// Encrypts `input` into `out` (input.count + tag bytes), or decrypts `input` (ciphertext
+    /// || tag) into `out` (input.count - tag bytes) and checks the tag.
+    private static func run(encrypt: Bool, _ input: UnsafeBufferPointer<UInt8>, key: [UInt8], nonce: [UInt8], aad: [UInt8],
+                            into out: UnsafeMutableBufferPointer<UInt8>) throws {
+        let ctx = try context(encrypt: encrypt, key: key, nonce: nonce, aad: aad)
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        let bodyCount = encrypt ? input.count : input.count - tagSize
+        precondition(out.count == (encrypt ? input.count + tagSize : bodyCount), "AES-GCM output size")
+        var n: Int32 = 0
+        // EVP lengths are ints: large inputs go through in chunks (GCM is a stream mode, so the
+        // chunking changes nothing in the output).
+        var written = 0
+        while written < bodyCount {
+            let chunk = Int32(min(bodyCount - written, 1 << 30))
+            let ok = encrypt ? EVP_EncryptUpdate(ctx, out.baseAddress! + written, &n, input.baseAddress! + written, chunk)
+                             : EVP_DecryptUpdate(ctx, out.baseAddress! + written, &n, input.baseAddress! + written, chunk)
+            guard ok == 1, n == chunk else { throw OpenSSLError.drain("AES-GCM update") }
+            written += Int(n)
         }
         if encrypt {
-            guard out.withUnsafeMutableBufferPointer({ EVP_EncryptFinal_ex(ctx, $0.baseAddress! + written, &n) }) == 1 else {
-                throw OpenSSLError.drain("AES-GCM final")
-            }
+            var scratch = [UInt8](repeating: 0, count: 16)
+            guard EVP_EncryptFinal_ex(ctx, &scratch, &n) == 1, n == 0 else { throw OpenSSLError.drain("AES-GCM final") }
             // OpenSSL hands the tag out separately; WebCrypto appends it: do the same.
-            let tagOK = out.withUnsafeMutableBufferPointer {
-                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagSize), $0.baseAddress! + written)
+            guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagSize), out.baseAddress! + written) == 1 else {
+                throw OpenSSLError.drain("AES-GCM tag")
             }
-            guard tagOK == 1 else { throw OpenSSLError.drain("AES-GCM tag") }
-            return out
+            return
         }
-        var tag = Array(input.suffix(tagSize))
+        var tag = Array(UnsafeBufferPointer(rebasing: input[bodyCount...]))
         guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagSize), &tag) == 1 else {
             throw OpenSSLError.drain("AES-GCM tag")
         }
@@ -229,7 +302,6 @@ public enum AESGCM {
             OpenSSLErrorQueue.clear()
             throw CryptoFailure("authentication failed: the data was altered, or the key or associated data is wrong")
         }
-        return Array(out.prefix(written))
     }
 }
 

@@ -43,13 +43,24 @@ public enum SealedFormat {
         let nonce = nonce ?? SecureRandom.bytes(AESGCM.nonceSize)
         let ephPoint = eph.publicPoint
         let key = try objectKey(shared: try eph.sharedSecret(with: recipient), ephemeral: ephPoint, recipient: recipient.point)
-        let sealed = try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: try context.associatedData())
-        var out = objectMagic
-        out.reserveCapacity(4 + 65 + 12 + sealed.count)
-        out += ephPoint
-        out += nonce
-        out += sealed
-        return out
+        // One allocation for the whole object: a sealed attachment or .eml can be tens of MB.
+        return try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: try context.associatedData(),
+                               after: objectMagic + ephPoint + nonce)
+    }
+
+    /// The bytes of `seal`, handed to `output` in pieces (the header, the ciphertext in chunks
+    /// of at most `chunkSize`, the tag) rather than returned, so that a large attachment or
+    /// .eml can be sealed straight into its file without a sealed copy of it in memory.
+    public static func seal(_ plaintext: [UInt8], to recipient: P256PublicKey, context: ObjectContext,
+                            ephemeral: P256KeyPair? = nil, nonce: [UInt8]? = nil, chunkSize: Int = 1 << 20,
+                            output: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let eph = try ephemeral ?? P256KeyPair.generate()
+        let nonce = nonce ?? SecureRandom.bytes(AESGCM.nonceSize)
+        let ephPoint = eph.publicPoint
+        let key = try objectKey(shared: try eph.sharedSecret(with: recipient), ephemeral: ephPoint, recipient: recipient.point)
+        let aad = try context.associatedData()
+        try (objectMagic + ephPoint + nonce).withUnsafeBytes { try output($0) }
+        try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: aad, chunkSize: chunkSize, output: output)
     }
 
     /// Opens a sealed object; throws when it is truncated, altered, or sealed for another

@@ -72,12 +72,14 @@ public final class TunnelOpener: @unchecked Sendable {
     deinit { spoolrun_sk_X509_free(pinnedStack) }
 
     /// Decrypts the DER body of the outer `application/pkcs7-mime` part with one of the
-    /// tunnel keys, after checking the content-encryption algorithm.
-    public func decrypt(der: [UInt8]) -> Result<DecryptedTunnel, TunnelRejection> {
+    /// tunnel keys, after checking the content-encryption algorithm. `der` is consumed: once
+    /// OpenSSL has parsed it, the parsed structure holds the ciphertext, and a caller that
+    /// hands over its only reference (`consume`) gets the memory back before decryption.
+    public func decrypt(der: consuming [UInt8]) -> Result<DecryptedTunnel, TunnelRejection> {
         OpenSSLErrorQueue.clear()
         defer { OpenSSLErrorQueue.clear() }
         do {
-            let (content, cipher) = try decrypt(der)
+            let (content, cipher) = try decrypt(consume der)
             return .success(DecryptedTunnel(content: content, contentEncryption: cipher))
         } catch let rejection as TunnelRejection {
             return .failure(rejection)
@@ -102,10 +104,13 @@ public final class TunnelOpener: @unchecked Sendable {
 
     // MARK: - Decryption
 
-    private func decrypt(_ der: [UInt8]) throws -> ([UInt8], String) {
-        let inBio = MemoryBIO.reading(der)
-        defer { BIO_free(inBio) }
-        guard let cms = d2i_CMS_bio(inBio, nil) else {
+    private func decrypt(_ der: consuming [UInt8]) throws -> ([UInt8], String) {
+        // Parsed in place (d2i_CMS_bio would first copy the whole DER into a buffer of its own).
+        let parsed = der.withUnsafeBufferPointer { buf -> OpaquePointer? in
+            var p = buf.baseAddress
+            return d2i_CMS_ContentInfo(nil, &p, buf.count)
+        }
+        guard let cms = parsed else {
             throw TunnelRejection(failure: .notEncrypted, detail: "the S/MIME body is not a CMS structure")
         }
         defer { CMS_ContentInfo_free(cms) }
@@ -129,13 +134,15 @@ public final class TunnelOpener: @unchecked Sendable {
                                   detail: "content encrypted with \(cipher); only AES-CBC and AES-GCM are accepted")
         }
 
+        // The plaintext is no longer than the ciphertext, which is shorter than the DER.
+        let expected = der.count
+        _ = consume der
         for pair in keyPairs {
-            let out = MemoryBIO.writing()
-            defer { BIO_free(out) }
             // Naming the certificate makes OpenSSL try only the matching RecipientInfo.
-            if CMS_decrypt(cms, pair.key.ref, pair.certificate.ref, nil, out, 0) == 1 {
+            guard CMS_decrypt_set1_pkey(cms, pair.key.ref, pair.certificate.ref) == 1 else { continue }
+            if let content = Self.decryptedContent(cms, expected: expected) {
                 OpenSSLErrorQueue.clear()
-                return (MemoryBIO.contents(out), cipher)
+                return (content, cipher)
             }
         }
         let reasons = OpenSSLErrorQueue.drain()
@@ -145,19 +152,47 @@ public final class TunnelOpener: @unchecked Sendable {
                 + (reasons.isEmpty ? "" : " (\(reasons.last!))"))
     }
 
+    /// Reads the content through the decrypting BIO chain once the content key is set
+    /// (CMS_decrypt_set1_pkey), into one array; nil when decryption or, for AES-GCM, the tag
+    /// check fails. This is CMS_decrypt's own copy loop (cms_copy_content) with our array as
+    /// the destination. CMS_decrypt itself is not used because the OpenSSL 3.0.22 here
+    /// buffers the whole plaintext in a memory BIO until the tag is checked and only then
+    /// copies it to the caller's BIO (seen in a debugger; upstream PR 31695, after RFC 5083
+    /// §2.1): for a 35 MB message that is two more copies of it, the first reallocated and
+    /// cleansed again and again as it grows. The rule behind it holds here too: the plaintext
+    /// stays private to this function and is returned only after the cipher BIO has reported
+    /// the tag (or the CBC padding) good at the end of the content.
+    private static func decryptedContent(_ cms: OpaquePointer, expected: Int) -> [UInt8]? {
+        guard let chain = CMS_dataInit(cms, nil) else { return nil }
+        defer { BIO_free_all(chain) }
+        var out: [UInt8] = []
+        out.reserveCapacity(expected)
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { BIO_read(chain, $0.baseAddress, Int32($0.count)) }
+            if n <= 0 {
+                // A cipher BIO reports the final block's padding or the GCM tag only here.
+                if BIO_method_type(chain) == BIO_TYPE_CIPHER, BIO_ctrl(chain, BIO_C_GET_CIPHER_STATUS, 0, nil) <= 0 {
+                    return nil
+                }
+                return n == 0 ? out : nil
+            }
+            out.append(contentsOf: buffer[..<Int(n)])
+        }
+    }
+
     // MARK: - Verification against the pinned certificates
 
     private func verifySignedData(_ der: [UInt8], detachedContent: [UInt8]?) throws -> VerifiedContent {
-        let inBio = MemoryBIO.reading(BERWalker.signedDataWithoutCertificates(der) ?? der)
-        defer { BIO_free(inBio) }
-        guard let cms = d2i_CMS_bio(inBio, nil) else {
+        let stripped = BERWalker.signedDataWithoutCertificates(der) ?? der
+        let parsed = stripped.withUnsafeBufferPointer { buf -> OpaquePointer? in
+            var p = buf.baseAddress
+            return d2i_CMS_ContentInfo(nil, &p, buf.count)
+        }
+        guard let cms = parsed else {
             throw TunnelRejection(failure: .notSigned, detail: "the signature is not a CMS structure")
         }
-        let detached = detachedContent.map { MemoryBIO.reading($0) }
-        defer {
-            CMS_ContentInfo_free(cms)
-            if let detached { BIO_free(detached) }
-        }
+        defer { CMS_ContentInfo_free(cms) }
         guard OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed else {
             throw TunnelRejection(failure: .notSigned, detail: "the decrypted content is not signed data")
         }
@@ -190,14 +225,25 @@ public final class TunnelOpener: @unchecked Sendable {
             }
         }
 
-        let out = MemoryBIO.writing()
-        defer { BIO_free(out) }
         // CMS_NOINTERN is essential: without it OpenSSL also searches the certificates inside
         // the message, and an attacker's certificate with the pinned subject would pass.
         // No chain is built (CMS_NO_SIGNER_CERT_VERIFY): trust is the pin itself.
         // CMS_BINARY: the content is hashed exactly as sent, with no line-ending conversion.
         let flags = UInt32(CMS_NOINTERN | CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY)
-        guard CMS_verify(cms, pinnedStack, nil, detached, out, flags) == 1 else {
+        let verified: Int32
+        let content: [UInt8]
+        if let detachedContent {
+            // With CMS_BINARY the verified content is the detached content byte for byte, so
+            // OpenSSL only reads it (no output BIO: it hashes into a null sink) and the
+            // caller's array is the result.
+            verified = try MemoryBIO.borrowing(detachedContent) { CMS_verify(cms, pinnedStack, nil, $0, nil, flags) }
+            content = detachedContent
+        } else {
+            let sink = ArraySinkBIO(expected: stripped.count)
+            verified = try sink.withBIO { CMS_verify(cms, pinnedStack, nil, nil, $0, flags) }
+            content = sink.take()
+        }
+        guard verified == 1 else {
             let reasons = OpenSSLErrorQueue.drain()
             throw TunnelRejection(failure: .signatureInvalid,
                                   detail: "the signature does not verify" + (reasons.isEmpty ? "" : " (\(reasons.last!))"))
@@ -216,7 +262,6 @@ public final class TunnelOpener: @unchecked Sendable {
             }
             fingerprint = used
         }
-        return VerifiedContent(content: MemoryBIO.contents(out), signerFingerprint: fingerprint,
-                               signatureDigest: digestName)
+        return VerifiedContent(content: content, signerFingerprint: fingerprint, signatureDigest: digestName)
     }
 }
