@@ -24,6 +24,31 @@ extension GMimeStreamAccess {
         }
     }
 
+    /// Lends `body` a read-only memory stream over `bytes` themselves, without copying them:
+    /// a tunnel message is parsed three times on its way in, and each copy of tens of MB
+    /// costs time and peak memory. GMime's parser only reads its stream, and the parts it
+    /// builds refer to substreams of it, so everything made from the stream must be released
+    /// inside `body` (the readers below do: they unref the parse before returning).
+    static func withStream<T>(over bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeStream>) throws -> T) rethrows -> T {
+        try bytes.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress, buf.count > 0, buf.count <= Int(UInt32.max) else {
+                let stream = stream(copying: bytes)
+                defer { unref(stream) }
+                return try body(stream)
+            }
+            // The GByteArray only points at the bytes: the stream does not own it (set_owner
+            // FALSE), and g_byte_array_free(_, FALSE) below frees the array header but returns
+            // the data rather than freeing it. Nothing writes to the stream, so GLib never
+            // reallocates the borrowed memory.
+            let array = g_byte_array_new_take(UnsafeMutablePointer(mutating: base), gsize(buf.count))!
+            defer { _ = g_byte_array_free(array, 0) }
+            let stream = g_mime_stream_mem_new_with_byte_array(array)!
+            defer { unref(stream) }
+            g_mime_stream_mem_set_owner(spoolrun_gmime_stream_as_mem(stream), 0)
+            return try body(stream)
+        }
+    }
+
     /// Everything written to a memory stream.
     static func bytes(of stream: UnsafeMutablePointer<GMimeStream>) -> [UInt8] {
         guard let array = g_mime_stream_mem_get_byte_array(spoolrun_gmime_stream_as_mem(stream)),
@@ -39,34 +64,104 @@ enum GMimeReading {
     /// Parses `bytes` as a MIME entity and lends it to `body`; nil when GMime finds none.
     static func withPart<T>(_ bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeObject>) throws -> T) rethrows -> T? {
         GMimeRuntime.ensure()
-        let stream = GMimeStreamAccess.stream(copying: bytes)
-        defer { unref(stream) }
-        let parser = g_mime_parser_new_with_stream(stream)
-        defer { unref(parser) }
-        guard let entity = g_mime_parser_construct_part(parser, nil) else { return nil }
-        defer { unref(entity) }
-        return try body(entity)
+        return try GMimeStreamAccess.withStream(over: bytes) { stream in
+            let parser = g_mime_parser_new_with_stream(stream)
+            defer { unref(parser) }
+            guard let entity = g_mime_parser_construct_part(parser, nil) else { return nil }
+            defer { unref(entity) }
+            return try body(entity)
+        }
     }
 
     /// Parses `bytes` as an RFC 5322 message and lends it to `body`.
     static func withMessage<T>(_ bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeMessage>) throws -> T) rethrows -> T? {
         GMimeRuntime.ensure()
-        let stream = GMimeStreamAccess.stream(copying: bytes)
-        defer { unref(stream) }
-        let parser = g_mime_parser_new_with_stream(stream)
-        defer { unref(parser) }
-        guard let message = g_mime_parser_construct_message(parser, nil) else { return nil }
-        defer { unref(message) }
-        return try body(message)
+        return try GMimeStreamAccess.withStream(over: bytes) { stream in
+            let parser = g_mime_parser_new_with_stream(stream)
+            defer { unref(parser) }
+            guard let message = g_mime_parser_construct_message(parser, nil) else { return nil }
+            defer { unref(message) }
+            return try body(message)
+        }
     }
 
-    /// A leaf part's body with its Content-Transfer-Encoding undone.
+    /// A leaf part's body with its Content-Transfer-Encoding undone: what
+    /// g_mime_data_wrapper_write_to_stream writes (GMime's base64 and quoted-printable
+    /// decoders, step by step and flushed at the end; other encodings as they are),
+    /// decoded straight into the array that is returned instead of through a memory stream
+    /// that would then be copied.
     static func decodedContent(_ part: UnsafeMutablePointer<GMimePart>?) -> [UInt8] {
+        guard let wrapper = g_mime_part_get_content(part),  // borrowed
+              let source = g_mime_data_wrapper_get_stream(wrapper) else { return [] }  // borrowed (GMime 3)
+        let encoding = g_mime_data_wrapper_get_encoding(wrapper)
+        // uuencode: GMime's filter first looks for the "begin" line, which the bare decoder
+        // does not; such parts are rare and small, so they take GMime's own path.
+        if encoding == GMIME_CONTENT_ENCODING_UUENCODE { return decodedContentThroughMemoryStream(part) }
+        let decodes = encoding == GMIME_CONTENT_ENCODING_BASE64 || encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE
+        var state = GMimeEncoding()
+        if decodes { g_mime_encoding_init_decode(&state, encoding) }
+
+        let length = g_mime_stream_length(source)
+        var out: [UInt8] = []
+        if length > 0 {
+            // Decoding never makes the content longer (base64: by a quarter shorter).
+            out.reserveCapacity(encoding == GMIME_CONTENT_ENCODING_BASE64 ? length / 4 * 3 + 3 : length)
+        }
+        let chunk = 64 * 1024
+        var input = [CChar](repeating: 0, count: chunk)
+        var decoded = [CChar](repeating: 0, count: decodes ? g_mime_encoding_outlen(&state, chunk) : 0)
+        guard g_mime_stream_reset(source) == 0 else { return [] }
+        defer { _ = g_mime_stream_reset(source) }
+        while true {
+            let n = input.withUnsafeMutableBufferPointer { g_mime_stream_read(source, $0.baseAddress, chunk) }
+            guard n > 0 else { break }
+            if decodes {
+                let m = decoded.withUnsafeMutableBufferPointer { g_mime_encoding_step(&state, input, n, $0.baseAddress) }
+                decoded.withUnsafeBytes { out.append(contentsOf: $0.prefix(m)) }
+            } else {
+                input.withUnsafeBytes { out.append(contentsOf: $0.prefix(n)) }
+            }
+        }
+        if decodes {
+            let m = decoded.withUnsafeMutableBufferPointer { g_mime_encoding_flush(&state, nil, 0, $0.baseAddress) }
+            decoded.withUnsafeBytes { out.append(contentsOf: $0.prefix(m)) }
+        }
+        return out
+    }
+
+    /// The same through GMime's own data-wrapper path: the reference that tests hold
+    /// `decodedContent` to, byte for byte.
+    static func decodedContentThroughMemoryStream(_ part: UnsafeMutablePointer<GMimePart>?) -> [UInt8] {
         guard let content = g_mime_part_get_content(part) else { return [] }
         let out = g_mime_stream_mem_new()!
         defer { unref(out) }
         g_mime_data_wrapper_write_to_stream(content, out)
         return GMimeStreamAccess.bytes(of: out)
+    }
+
+    /// Every leaf part of the message in `bytes`, in order, decoded by `decodedContent` and
+    /// by the reference path: for tests.
+    static func leafDecodings(of bytes: [UInt8]) -> [(decoded: [UInt8], reference: [UInt8])] {
+        func walk(_ object: UnsafeMutablePointer<GMimeObject>?, into out: inout [([UInt8], [UInt8])]) {
+            guard let object else { return }
+            if spoolrun_gmime_is_multipart(object) != 0 {
+                let multipart = spoolrun_gmime_as_multipart(object)
+                for i in 0..<max(0, g_mime_multipart_get_count(multipart)) {
+                    walk(g_mime_multipart_get_part(multipart, i), into: &out)  // borrowed
+                }
+            } else if spoolrun_gmime_is_message_part(object) != 0 {
+                let message = g_mime_message_part_get_message(spoolrun_gmime_as_message_part(object))  // borrowed
+                walk(message.flatMap { g_mime_message_get_mime_part($0) }, into: &out)
+            } else if spoolrun_gmime_is_part(object) != 0 {
+                let part = spoolrun_gmime_as_part(object)
+                out.append((decodedContent(part), decodedContentThroughMemoryStream(part)))
+            }
+        }
+        return withMessage(bytes) { message in
+            var out: [([UInt8], [UInt8])] = []
+            walk(g_mime_message_get_mime_part(message), into: &out)
+            return out.map { (decoded: $0.0, reference: $0.1) }
+        } ?? []
     }
 
     /// An object serialised as GMime writes it.

@@ -4,6 +4,8 @@
 // GMime reads the structure; these ranges are for the places where the exact bytes
 // matter: signed content (it is hashed as sent) and the embedded original (it is offered
 // for download unchanged).
+import Glibc
+
 struct MultipartBytes {
     let bytes: [UInt8]
     /// Each body part (its headers and body), in order.
@@ -59,17 +61,24 @@ struct MultipartBytes {
         return limit
     }
 
-    /// Offset of the next `delimiter` that starts a line, at or after `from`.
+    /// Offset of the next `delimiter` that starts a line, at or after `from`. memchr finds
+    /// the candidates (a delimiter starts with "-", which base64 never contains): the parts
+    /// can be tens of MB, far too many bytes to look at one by one in Swift.
     static func delimiterLine(in bytes: [UInt8], delimiter: [UInt8], from: Int) -> Int? {
-        var i = from
-        let last = bytes.count - delimiter.count
-        while i <= last {
-            if bytes[i] == delimiter[0], i == 0 || bytes[i - 1] == 10,
-               bytes[i..<(i + delimiter.count)].elementsEqual(delimiter) {
-                return i
+        guard !delimiter.isEmpty, from >= 0, from <= bytes.count - delimiter.count else { return nil }
+        return bytes.withUnsafeBytes { buf in
+            delimiter.withUnsafeBytes { needle in
+                let base = buf.baseAddress!
+                let last = buf.count - needle.count
+                var i = from
+                while i <= last {
+                    guard let hit = memchr(base + i, Int32(needle[0]), last + 1 - i) else { return nil }
+                    let at = base.distance(to: UnsafeRawPointer(hit))
+                    if at == 0 || buf[at - 1] == 10, memcmp(base + at, needle.baseAddress!, needle.count) == 0 { return at }
+                    i = at + 1
+                }
+                return nil
             }
-            i += 1
         }
-        return nil
     }
 }

@@ -41,12 +41,12 @@ extension GMimeReading {
         defer { g_mime_parser_options_free(options) }
         g_mime_parser_options_set_warning_callback(options, parserWarning,
                                                    Unmanaged.passUnretained(warnings).toOpaque())
-        let stream = GMimeStreamAccess.stream(copying: bytes)
-        defer { unref(stream) }
-        let parser = g_mime_parser_new_with_stream(stream)
-        defer { unref(parser) }
-        guard let message = g_mime_parser_construct_message(parser, options) else { return nil }
-        defer { unref(message) }
-        return try body(message)
+        return try GMimeStreamAccess.withStream(over: bytes) { stream in
+            let parser = g_mime_parser_new_with_stream(stream)
+            defer { unref(parser) }
+            guard let message = g_mime_parser_construct_message(parser, options) else { return nil }
+            defer { unref(message) }
+            return try body(message)
+        }
     }
 }
