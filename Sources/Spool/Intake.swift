@@ -30,49 +30,46 @@ public struct Intake: Sendable {
         self.opener = opener
     }
 
-    public func check(_ bytes: [UInt8], now: Date) -> Result<AcceptedTunnel, Rejection> {
+    /// `bytes` is consumed: a caller that hands over its only reference (`consume`) lets
+    /// intake free each layer of a large message as soon as the next one is out of it.
+    public func check(_ bytes: consuming [UInt8], now: Date) -> Result<AcceptedTunnel, Rejection> {
         do throws(Rejection) {
-            return .success(try accept(bytes, now: now))
+            return .success(try accept(consume bytes, now: now))
         } catch {
             return .failure(error)
         }
     }
 
-    private func accept(_ bytes: [UInt8], now: Date) throws(Rejection) -> AcceptedTunnel {
-        let outer: OuterTunnelMessage
-        do { outer = try OuterTunnelMessage.parse(bytes) } catch {
-            throw Rejection(.malformedMIME, "The file is not an RFC 5322 message: \(error).")
-        }
-        guard outer.from.count == 1, outer.from[0] == senderAddress else {
-            let seen = outer.from.isEmpty ? "no From address" : "From \(outer.from.joined(separator: ", "))"
-            throw Rejection(.wrongAddress, "The tunnel message has \(seen); only \(senderAddress) may send tunnel mail.")
-        }
-        guard outer.to.contains(recipientAddress) else {
-            throw Rejection(.wrongAddress, "The tunnel message is not addressed to \(recipientAddress).")
-        }
-        guard outer.isEnvelopedSMIME, !outer.body.isEmpty else {
-            throw Rejection(.notEncrypted, "The tunnel message is \(outer.mediaType)\(outer.smimeType.map { "; smime-type=\($0)" } ?? ""), not S/MIME enveloped data.")
-        }
+    // Each layer is let go (`consume`) once the next one is out of it, so that a message of
+    // tens of MB is in memory about twice at any moment rather than five or six times: the
+    // file, its decoded S/MIME body, the decrypted entity, the signed content, the original.
+    private func accept(_ bytes: consuming [UInt8], now: Date) throws(Rejection) -> AcceptedTunnel {
+        let der = try smimeBody(consume bytes)
 
         let decrypted: DecryptedTunnel
-        switch opener.decrypt(der: outer.body) {
+        switch opener.decrypt(der: consume der) {
         case .success(let d): decrypted = d
         case .failure(let rejection): throw Rejection(ReasonCode(rejection.failure), sentence(for: rejection))
         }
+        let contentEncryption = decrypted.contentEncryption
         let signed: SignedEntity
         do { signed = try SignedEntity.parse(decrypted.content) } catch {
             throw Rejection(.notSigned, "The tunnel message is encrypted but not signed: \(error).")
         }
+        _ = consume decrypted
         let verified: VerifiedContent
         switch opener.verify(signature: signed.signature, detachedContent: signed.detachedContent) {
         case .success(let v): verified = v
         case .failure(let rejection): throw Rejection(ReasonCode(rejection.failure), sentence(for: rejection))
         }
+        _ = consume signed
 
         let payload: TunnelPayload
         do { payload = try TunnelPayload.parse(verified.content) } catch {
             throw Rejection(.malformedEnvelope, "The signed content is not a tunnel payload: \(error).")
         }
+        let signerFingerprint = verified.signerFingerprint, signatureDigest = verified.signatureDigest
+        _ = consume verified
         guard let json = payload.envelope else {
             throw Rejection(.malformedEnvelope, "The signed content has no \(TunnelPayload.envelopeMediaType) part.")
         }
@@ -89,8 +86,28 @@ public struct Intake: Sendable {
         if let expires = envelope.expires, expires <= now {
             throw Rejection(.expired, "The envelope expired at \(TunnelEnvelope.formatTime(expires)).")
         }
-        return AcceptedTunnel(envelope: envelope, original: original, signerFingerprint: verified.signerFingerprint,
-                              contentEncryption: decrypted.contentEncryption, signatureDigest: verified.signatureDigest)
+        return AcceptedTunnel(envelope: envelope, original: original, signerFingerprint: signerFingerprint,
+                              contentEncryption: contentEncryption, signatureDigest: signatureDigest)
+    }
+
+    /// The outer message's checks (DESIGN §4: addresses, S/MIME enveloped data); returns its
+    /// decoded body, the DER of the CMS structure.
+    private func smimeBody(_ bytes: consuming [UInt8]) throws(Rejection) -> [UInt8] {
+        let outer: OuterTunnelMessage
+        do { outer = try OuterTunnelMessage.parse(bytes) } catch {
+            throw Rejection(.malformedMIME, "The file is not an RFC 5322 message: \(error).")
+        }
+        guard outer.from.count == 1, outer.from[0] == senderAddress else {
+            let seen = outer.from.isEmpty ? "no From address" : "From \(outer.from.joined(separator: ", "))"
+            throw Rejection(.wrongAddress, "The tunnel message has \(seen); only \(senderAddress) may send tunnel mail.")
+        }
+        guard outer.to.contains(recipientAddress) else {
+            throw Rejection(.wrongAddress, "The tunnel message is not addressed to \(recipientAddress).")
+        }
+        guard outer.isEnvelopedSMIME, !outer.body.isEmpty else {
+            throw Rejection(.notEncrypted, "The tunnel message is \(outer.mediaType)\(outer.smimeType.map { "; smime-type=\($0)" } ?? ""), not S/MIME enveloped data.")
+        }
+        return outer.body
     }
 
     private func sentence(for rejection: TunnelRejection) -> String {

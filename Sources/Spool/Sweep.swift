@@ -109,7 +109,10 @@ public final class Sweep {
                 logger.error("cannot read; left in spool/new", metadata: ["file": "\(name)", "error": "\(error)"])
                 return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("unreadable"))
             }
-            switch read {
+            let bytes: [UInt8]
+            // `consume`: from here on `bytes` holds the file's only reference, which intake
+            // takes over and lets go of early (a tunnel file can be 50 MB).
+            switch consume read {
             case .vanished:
                 return BatchItem(spoolName: name, digest: "", size: 0, outcome: .skipped("vanished"))
             case .notRegular:
@@ -118,21 +121,23 @@ public final class Sweep {
                 let limit = maxBytes / (1024 * 1024)
                 return BatchItem(spoolName: name, digest: "", size: size, outcome: .rejected(Rejection(
                     .tooLarge, "The file has \(size) bytes; the limit (limits.max_message_mb) is \(limit) MB.")))
-            case .bytes(let bytes):
-                let digest = SHA256.hex(bytes)
-                if let r = known.accepted[StateStore.key(name, digest)] {
-                    return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredAccepted(r))
-                }
-                if let r = known.rejected[StateStore.key(name, digest)] {
-                    return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: .recoveredRejected(r))
-                }
-                let decision: BatchItem.Outcome
-                switch intake.check(bytes, now: now) {
-                case .success(let a): decision = .accepted(a)
-                case .failure(let r): decision = .rejected(r)
-                }
-                return BatchItem(spoolName: name, digest: digest, size: bytes.count, outcome: decision)
+            case .bytes(let read):
+                bytes = read
             }
+            let digest = SHA256.hex(bytes)
+            let size = bytes.count
+            if let r = known.accepted[StateStore.key(name, digest)] {
+                return BatchItem(spoolName: name, digest: digest, size: size, outcome: .recoveredAccepted(r))
+            }
+            if let r = known.rejected[StateStore.key(name, digest)] {
+                return BatchItem(spoolName: name, digest: digest, size: size, outcome: .recoveredRejected(r))
+            }
+            let decision: BatchItem.Outcome
+            switch intake.check(consume bytes, now: now) {
+            case .success(let a): decision = .accepted(a)
+            case .failure(let r): decision = .rejected(r)
+            }
+            return BatchItem(spoolName: name, digest: digest, size: size, outcome: decision)
         }
 
         try rejectReplays(&items, store: context.store)

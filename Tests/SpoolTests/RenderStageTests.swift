@@ -131,6 +131,34 @@ final class RenderStageTests: XCTestCase {
         XCTAssertNil(try signIn("bob@ext.example", notice.password), "Carol's password with Bob's address finds nothing")
     }
 
+    func testMegabyteAttachmentsAndTheOriginalAreSealedByteForByte() throws {
+        // Large enough to cross every chunked step (reading, decoding, decrypting, sealing).
+        var rng = SeededGenerator(seed: 25)
+        let files = [2_000_003, 700_000].map { n in (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        var text = "From: Alice <alice@corp.example>\r\nTo: <hugo@ext.example>\r\nSubject: data set\r\nMIME-Version: 1.0\r\n"
+            + "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nattached\r\n"
+        for (i, file) in files.enumerated() {
+            text += "--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"f\(i).bin\"\r\n"
+                + "Content-Transfer-Encoding: base64\r\n\r\n"
+                + Data(file).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
+                + "\r\n"
+        }
+        let original = Array((text + "--b1--\r\n").utf8)
+        try deliver(original, to: ["hugo@ext.example"], passwords: ["hugo@ext.example": "pw-hugo"], name: "m1")
+        XCTAssertEqual(try sweep().accepted, 1)
+
+        let (hugo, mailbox) = try XCTUnwrap(try signIn("hugo@ext.example", "pw-hugo"))
+        let id = try index(mailbox)[0]["id"] as! String
+        let body = try JSONSerialization.jsonObject(with: Data(try open(hugo, mailbox, id, "body"))) as! [String: Any]
+        let parts = body["attachments"] as! [[String: Any]]
+        XCTAssertEqual(parts.map { $0["name"] as! String }, ["f0.bin", "f1.bin"])
+        for (part, file) in zip(parts, files) {
+            XCTAssertEqual(part["size"] as? Int, file.count)
+            XCTAssertEqual(try open(hugo, mailbox, id, part["object"] as! String), file, "\(part["name"]!)")
+        }
+        XCTAssertEqual(try open(hugo, mailbox, id, "eml"), original, "the original .eml, byte for byte")
+    }
+
     func testNothingUnderWWWOrInTheStateStoreIsInClear() throws {
         try deliver(original, to: ["dave@ext.example"], passwords: ["dave@ext.example": "pw-MARKER-PASSWORD"], name: "m1")
         XCTAssertEqual(try sweep().accepted, 1)
