@@ -40,16 +40,26 @@ public struct ReceiptLog: Sendable {
         var lines: [ReceiptLine] = []
         var start: UInt64 = 0
         if let p = position {
-            if p.device == current.device && p.inode == current.inode {
-                if current.size >= p.offset && Self.head(of: path, upTo: p.offset) == p.head {
-                    start = p.offset
-                } else if let copy = rotatedSiblings().first(where: { $0.1.size >= p.offset && Self.head(of: $0.0, upTo: p.offset) == p.head }) {
-                    // copytruncate: what we had not read yet went into the copy.
-                    lines += try Self.lines(in: copy.0, from: p.offset, upTo: copy.1.size, limit: maxBytes).lines
+            let sameFile = p.device == current.device && p.inode == current.inode
+            if sameFile && current.size >= p.offset && Self.head(of: path, upTo: p.offset) == p.head {
+                start = p.offset
+            } else {
+                // Rotated since the last sweep, once or more. The siblings are newest first
+                // (.1, .2 ...). Find where we stopped: by inode after a rename, by the first
+                // bytes after copytruncate. Finish that file, then read every newer sibling
+                // whole, oldest first, then the current file. If it is gone (compressed,
+                // deleted), read every sibling whole: a token read twice is answered once.
+                let siblings = rotatedSiblings()
+                let match = siblings.firstIndex { s in
+                    sameFile ? (s.1.size >= p.offset && Self.head(of: s.0, upTo: p.offset) == p.head)
+                             : (s.1.device == p.device && s.1.inode == p.inode)
                 }
-            } else if let old = rotatedSiblings().first(where: { $0.1.device == p.device && $0.1.inode == p.inode }) {
-                // Renamed away: finish the old file first.
-                lines += try Self.lines(in: old.0, from: p.offset, upTo: old.1.size, limit: maxBytes).lines
+                if let k = match {
+                    lines += try Self.lines(in: siblings[k].0, from: p.offset, upTo: siblings[k].1.size, limit: maxBytes).lines
+                }
+                for s in siblings[..<(match ?? siblings.count)].reversed() {
+                    lines += try Self.lines(in: s.0, from: 0, upTo: s.1.size, limit: maxBytes).lines
+                }
             }
         }
         let (fresh, end) = try Self.lines(in: path, from: start, upTo: current.size, limit: maxBytes)

@@ -85,4 +85,45 @@ final class ReceiptLogTests: XCTestCase {
         XCTAssertEqual(try read(&pos), [token(2), token(3)])
         XCTAssertEqual(try read(&pos), [])
     }
+
+    func testTwoRenameRotationsBetweenSweepsLoseNothing() throws {
+        var pos: ReceiptLogPosition?
+        try append(line(1))
+        XCTAssertEqual(try read(&pos), [token(1)])
+        try append(line(2))
+        XCTAssertEqual(rename(path, path + ".1"), 0)
+        try append(line(3))
+        XCTAssertEqual(rename(path + ".1", path + ".2"), 0)
+        XCTAssertEqual(rename(path, path + ".1"), 0)
+        try append(line(4))
+        XCTAssertEqual(try read(&pos), [token(2), token(3), token(4)])
+    }
+
+    func testTwoCopyTruncateRotationsBetweenSweepsLoseNothing() throws {
+        var pos: ReceiptLogPosition?
+        try append(line(1))
+        XCTAssertEqual(try read(&pos), [token(1)])
+        try append(line(2))
+        try FileManager.default.copyItem(atPath: path, toPath: path + ".1")
+        XCTAssertEqual(truncate(path, 0), 0)
+        try append(line(3))
+        XCTAssertEqual(rename(path + ".1", path + ".2"), 0)
+        try FileManager.default.copyItem(atPath: path, toPath: path + ".1")
+        XCTAssertEqual(truncate(path, 0), 0)
+        try append(line(4))
+        XCTAssertEqual(try read(&pos), [token(2), token(3), token(4)])
+    }
+
+    func testWhenTheOldFileIsGoneEveryUncompressedSiblingIsReadWhole() throws {
+        var pos: ReceiptLogPosition?
+        try append(line(1))
+        XCTAssertEqual(try read(&pos), [token(1)])
+        try append(line(2))
+        XCTAssertEqual(rename(path, path + ".1"), 0)
+        try append(line(3))
+        XCTAssertEqual(rename(path + ".1", path + ".2.gz"), 0)  // compressed: not readable
+        XCTAssertEqual(rename(path, path + ".1"), 0)
+        try append(line(4))
+        XCTAssertEqual(try read(&pos), [token(3), token(4)])
+    }
 }
