@@ -24,6 +24,10 @@ public struct DeliverStage: SweepStage {
         let key = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
         let command = SendmailCommand(context.config.sendmail, timeout: context.config.mailTimeout)
         var sent = 0, waiting = 0, failed = 0, consecutiveFailures = 0
+        // The time of an attempt: the wall clock, but never before the sweep's clock, by which
+        // the due entries were picked. Back-off and give-up are then judged on the same clock
+        // as `dueOutbox`: a sweep run at a later time (as tests do) decides as it would then.
+        let clock = { max(context.now, Date()) }
         for (n, entry) in due.enumerated() {
             // An MTA that fails every time (down, misconfigured, hanging until the timeout)
             // should not hold the sweep for the whole queue: the rest waits for the next one.
@@ -39,12 +43,12 @@ public struct DeliverStage: SweepStage {
                 outcome = command.send(try key.message(of: entry), from: entry.mailFrom, to: [entry.recipient])
             } catch {
                 // A row the key cannot open can never be sent: say so once, keep it as failed.
-                try context.store.recordAttempt(uid: entry.uid, outcome: .failed, error: "\(error)", nextAttempt: nil, now: Date())
+                try context.store.recordAttempt(uid: entry.uid, outcome: .failed, error: "\(error)", nextAttempt: nil, now: clock())
                 context.logger.error("outbox entry cannot be opened; marked failed", metadata: meta.merging(["error": "\(error)"]) { $1 })
                 failed += 1
                 continue
             }
-            let now = Date()
+            let now = clock()
             if outcome.sent {
                 try context.store.recordAttempt(uid: entry.uid, outcome: .sent, error: nil, nextAttempt: nil, now: now)
                 context.logger.info("mail sent", metadata: meta)
