@@ -160,7 +160,12 @@ public enum Base64URL {
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
+    /// Unpadded base64url only (docs/sealed-format.md), as the browser's decoder: "=", "+",
+    /// "/" and anything outside the alphabet make it nil.
     public static func decode(_ text: String) -> [UInt8]? {
+        guard text.utf8.count % 4 != 1, text.utf8.allSatisfy({ c in
+            (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
+        }) else { return nil }
         var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while s.count % 4 != 0 { s += "=" }
         return Data(base64Encoded: s).map { [UInt8]($0) }

@@ -110,3 +110,14 @@ final class SealedIDTests: XCTestCase {
         XCTAssertThrowsError(try KeyBundle.wrap(recipient, login: login, mailboxID: "bad\"id"))
     }
 }
+
+final class Base64URLTests: XCTestCase {
+    func testOnlyUnpaddedBase64URLIsAcceptedAsTheBrowserDoes() {
+        XCTAssertEqual(Base64URL.decode("AQID_-8"), [1, 2, 3, 0xFF, 0xEF])
+        XCTAssertEqual(Base64URL.decode(""), [])
+        XCTAssertEqual(Base64URL.encode([1, 2, 3, 0xFF, 0xEF]), "AQID_-8")
+        for bad in ["AQID_-8=", "AQID/+8", "AQ ID", "AQID\n", "A", "AQID_-8==", "éé"] {
+            XCTAssertNil(Base64URL.decode(bad), bad.debugDescription)
+        }
+    }
+}
