@@ -15,6 +15,13 @@ public enum FileSystem {
     /// caller promises to sync the file (and its directory) itself, e.g. once per batch.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644,
                                        sync: Bool = true) throws {
+        try writeAtomically(to: path, mode: mode, sync: sync) { write in try bytes.withUnsafeBytes { try write($0) } }
+    }
+
+    /// The same, for content made piece by piece: `produce` is handed a function that
+    /// appends one piece to the temporary file (a large sealed object is never whole in memory).
+    public static func writeAtomically(to path: String, mode: mode_t = 0o644, sync: Bool = true,
+                                       _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let tmp = (dir as NSString).appendingPathComponent(".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
@@ -28,7 +35,7 @@ public enum FileSystem {
             defer { close(fd) }
             // The umask may have narrowed `mode`; key files must end exactly as asked.
             guard fchmod(fd, mode) == 0 else { throw FileSystemError(path: tmp, operation: "chmod", errno: errno) }
-            try writeAll(fd, bytes, path: tmp)
+            try produce { piece in try writeAll(fd, piece, path: tmp) }
             if sync, fsync(fd) != 0 { throw FileSystemError(path: tmp, operation: "fsync", errno: errno) }
         }
         guard rename(tmp, path) == 0 else { throw FileSystemError(path: path, operation: "rename", errno: errno) }
@@ -41,9 +48,13 @@ public enum FileSystem {
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(path: path, operation: "write", errno: errno)

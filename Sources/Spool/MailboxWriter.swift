@@ -26,7 +26,11 @@ struct MailboxWriter {
         files += message.objects
         for (name, bytes) in files {
             // Synced once for the whole batch (RenderStage), before the batch is recorded.
-            try FileSystem.writeAtomically(try seal(bytes, name), to: dir.appendingPathComponent(name), mode: 0o644, sync: false)
+            // Sealed straight into the file: a large attachment is never in memory twice.
+            try FileSystem.writeAtomically(to: dir.appendingPathComponent(name), mode: 0o644, sync: false) { write in
+                try SealedFormat.seal(bytes, to: key, context: .init(mailboxID: recipient.mailboxID, messageID: id, objectName: name),
+                                      output: write)
+            }
         }
         return DeliveryRecord(mailboxID: recipient.mailboxID, messageID: id, envelopeID: envelopeID, address: recipient.address,
                               receivedAt: receivedAt, entry: try seal(try DocumentJSON.encode(message.entry(id)), "entry"),
