@@ -3,6 +3,10 @@
 // command is split on spaces, and the addresses are passed as single arguments after "--".
 // The command runs in its own process group, so a hung command and whatever it started are
 // killed together when `timeout` passes.
+// Its standard input is an anonymous memory file that holds the whole message before the
+// command starts: an MTA takes the end of its input as the end of the message, so a pipe fed
+// while it runs would let a sweep killed mid-way (kill -9, OOM) hand it an empty or cut
+// message, which it would then send.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -38,17 +42,23 @@ public struct SendmailCommand: Sendable {
             return SendmailOutcome(status: nil, timedOut: false, diagnostics: "mail.sendmail is empty")
         }
         let args = argv + ["-i", "-f", from, "--"] + recipients
-        var input: [Int32] = [0, 0], errors: [Int32] = [0, 0]
-        guard pipe(&input) == 0, pipe(&errors) == 0 else {
+        let input: Int32
+        switch Self.messageFile(message) {
+        case .success(let fd): input = fd
+        case .failure(let problem): return SendmailOutcome(status: nil, timedOut: false, diagnostics: problem.description)
+        }
+        var errors: [Int32] = [0, 0]
+        guard pipe(&errors) == 0 else {
+            close(input)
             return SendmailOutcome(status: nil, timedOut: false, diagnostics: "cannot make a pipe: \(String(cString: strerror(errno)))")
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, input, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
-        for fd in [input[0], input[1], errors[0], errors[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
+        for fd in [input, errors[0], errors[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -66,29 +76,16 @@ public struct SendmailCommand: Sendable {
         let cArgs = args.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         let spawned = posix_spawnp(&pid, program, &actions, &attributes, cArgs, environ)
-        close(input[0])
+        close(input)
         close(errors[1])
         guard spawned == 0 else {
-            close(input[1])
             close(errors[0])
             return SendmailOutcome(status: nil, timedOut: false,
                                    diagnostics: "cannot run \(program): \(String(cString: strerror(spawned)))")
         }
 
-        // Feed stdin and drain stderr on their own threads: a command that reads nothing, or
-        // writes a lot, must not block us past the timeout.
-        let writer = Thread { [fd = input[1]] in
-            signal(SIGPIPE, SIG_IGN)
-            message.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 { if errno == EINTR { continue }; break }
-                    offset += n
-                }
-            }
-            close(fd)
-        }
+        // Drain stderr on its own thread: a command that writes a lot must not block us past
+        // the timeout.
         let stderrBox = StderrBox()
         let reader = Thread { [fd = errors[0]] in
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -100,8 +97,6 @@ public struct SendmailCommand: Sendable {
             }
             close(fd)
         }
-        signal(SIGPIPE, SIG_IGN)
-        writer.start()
         reader.start()
 
         let deadline = Date().addingTimeInterval(timeout)
@@ -123,15 +118,46 @@ public struct SendmailCommand: Sendable {
             }
             usleep(5_000)
         }
-        // The pipes close when the group is gone; the threads end then (bounded: 2 s).
+        // The pipe closes when the group is gone; the thread ends then (bounded: 2 s).
         let joinDeadline = Date().addingTimeInterval(2)
-        while (!writer.isFinished || !reader.isFinished) && Date() < joinDeadline { usleep(5_000) }
+        while !reader.isFinished && Date() < joinDeadline { usleep(5_000) }
         let diagnostics = stderrBox.tail()
         if timedOut { return SendmailOutcome(status: nil, timedOut: true, diagnostics: diagnostics) }
         guard exited else { return SendmailOutcome(status: nil, timedOut: false, diagnostics: diagnostics) }
         // WIFEXITED / WEXITSTATUS
         if status & 0x7f == 0 { return SendmailOutcome(status: (status >> 8) & 0xff, timedOut: false, diagnostics: diagnostics) }
         return SendmailOutcome(status: nil, timedOut: false, diagnostics: diagnostics)
+    }
+}
+
+extension SendmailCommand {
+    struct Problem: Error, CustomStringConvertible { let description: String }
+
+    private typealias MemfdCreate = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
+    /// memfd_create(2) (glibc 2.27+), looked up at run time: Swift's Glibc module does not declare it.
+    private static let memfdCreate: MemfdCreate? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create")
+        .map { unsafeBitCast($0, to: MemfdCreate.self) }
+
+    /// An anonymous memory file (close-on-exec) holding `message`, positioned at its start.
+    static func messageFile(_ message: [UInt8]) -> Result<Int32, Problem> {
+        guard let memfdCreate else { return .failure(Problem(description: "memfd_create is not available")) }
+        let fd = memfdCreate("spoolrun-mail", 1 /* MFD_CLOEXEC */)
+        guard fd >= 0 else { return .failure(Problem(description: "cannot make a memory file: \(String(cString: strerror(errno)))")) }
+        let written: Bool = message.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return true
+        }
+        guard written, lseek(fd, 0, SEEK_SET) == 0 else {
+            let problem = String(cString: strerror(errno))
+            close(fd)
+            return .failure(Problem(description: "cannot write the message to a memory file: \(problem)"))
+        }
+        return .success(fd)
     }
 }
 

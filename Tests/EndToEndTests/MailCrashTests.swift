@@ -1,0 +1,397 @@
+// DESIGN §8 with mail: `spoolrun run` killed with SIGKILL at random instants, again and
+// again, while new tunnel messages keep arriving (some to first contacts without a password,
+// so password notices are made; some asking for read receipts) and the receipt log keeps
+// growing (with lines that are no valid receipt: valid tokens need the portal). Afterwards
+// ordinary sweeps finish the work, and then: no tunnel message is lost, every notification
+// and password notice was queued exactly once and arrived over SMTP at least once.
+import Foundation
+import TestSupport
+import XCTest
+
+final class MailCrashTests: XCTestCase {
+    private struct Planned {
+        let name: String
+        /// In the subject (show_subject is on), so each notification names its message.
+        let token: String
+        let sender: String
+        let recipients: [String]
+        let readReceipt: Bool
+    }
+
+    /// One row of `spoolrun outbox list --json`, with its message (`outbox show --message`).
+    private struct Row {
+        let id, kind, to, from, state: String
+        let envelopeID: String?
+        let message: String
+        var messageID: String? {
+            for line in message.components(separatedBy: "\n") {
+                if line.isEmpty || line == "\r" { break }
+                if line.lowercased().hasPrefix("message-id:") {
+                    return line.dropFirst("message-id:".count).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+            }
+            return nil
+        }
+    }
+
+    private enum Phase: String, CaseIterable {
+        case beforeIntake = "before anything was accepted", afterAccepting = "after accepting, before receipts",
+             receiptsOrDelivering = "reading receipts or delivering", finished = "finished before the kill"
+    }
+
+    func testKillingTheSweepAtRandomInstantsLosesNoMessageAndQueuesEachMailOnce() throws {
+        let seed = ProcessInfo.processInfo.environment["MAIL_CRASH_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        print("MailCrashTests seed: \(seed) (MAIL_CRASH_SEED=\(seed) repeats the same choices)")
+        var rng = SeededGenerator(seed: seed)
+        let began = Date()
+
+        let sink = try SMTPSink()
+        let inst = try TestInstallation()
+        try inst.setConfig("sendmail", "\"\(sink.sendmailCommand)\"")
+        try inst.setConfig("show_subject", "true")
+        // Small batches: a sweep commits several times, so kills land between commits too.
+        try inst.setConfig("max_message_mb", "50\nbatch_size = 2")
+        let logs = inst.scratch.file("sweep-logs")
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let receiptLog = inst.root.appending(path: "logs/receipts.log")
+
+        let senders = ["alice@corp.test", "dan@corp.test", "fay@corp.test"]
+        let given = (0..<6).map { String(format: "g%03d@ext.test", $0) }
+        var generated: [String] = []
+        var planned: [Planned] = []
+        var phases: [Phase: Int] = [:]
+        var kills = 0, trials = 0
+        let minimumKills = 50, maximumTrials = 160
+
+        while kills < minimumKills && trials < maximumTrials {
+            trials += 1
+            // New mail for this trial: one or two messages.
+            for _ in 0..<(1 + rng.next(below: 2)) {
+                var to: [String] = [given[rng.next(below: given.count)]]
+                if rng.next(below: 3) == 0 {
+                    generated.append(String(format: "n%03d@ext.test", generated.count))
+                    to.append(generated.last!)
+                } else if !generated.isEmpty && rng.next(below: 3) == 0 {
+                    to.append(generated[rng.next(below: generated.count)])
+                }
+                if rng.next(below: 3) == 0 {
+                    let other = given[rng.next(below: given.count)]
+                    if !to.contains(other) { to.append(other) }
+                }
+                let p = Planned(name: String(format: "crash-%04d", planned.count + 1),
+                                token: String(format: "crashmsg-%04d-end", planned.count + 1),
+                                sender: senders[rng.next(below: senders.count)], recipients: to,
+                                readReceipt: rng.next(below: 3) == 0)
+                var args = ["--to"] + to + ["--from", p.sender]
+                for r in to where given.contains(r) { args += ["--password", "\(r)=Pw-of-\(r)"] }
+                if p.readReceipt { args.append("--read-receipt") }
+                let original = Data(["From: Sender <\(p.sender)>", "To: \(to.joined(separator: ", "))",
+                                     "Subject: Report \(p.token)", "Date: Wed, 25 Nov 2026 10:00:00 +0000",
+                                     "Message-ID: <\(p.token)@corp.test>", "", "Small body \(p.token).", ""]
+                    .joined(separator: "\r\n").utf8)
+                try inst.deliver(try inst.wrap(original, arguments: args), name: p.name)
+                planned.append(p)
+            }
+            // The receipt log grows (no line names a real token), and is rotated once.
+            try appendJunk(to: receiptLog, &rng)
+            if trials == 25, FileManager.default.fileExists(atPath: receiptLog) {
+                XCTAssertEqual(rename(receiptLog, receiptLog + ".1"), 0)
+            }
+
+            // The sweep, killed at a random instant: after a random time (often early), or a
+            // random moment after something it does (a message accepted, the receipt log read,
+            // a mail handed over: then the kill can fall between sending and recording).
+            let trigger: Trigger
+            switch rng.next(below: 10) {
+            case 0, 1: trigger = .after(ms: rng.next(below: 150))
+            case 2, 3, 4: trigger = .after(ms: rng.next(below: 1500))
+            case 5, 6: trigger = .onLog("accepted", jitterMS: rng.next(below: 60))
+            case 7: trigger = .onLog("receipt log read", jitterMS: rng.next(below: 20))
+            default: trigger = .onArrival(jitterMS: rng.next(below: 8))
+            }
+            let log = logs.appending(path: "trial-\(trials).log")
+            let (killed, status) = try runAndKill(inst, trigger, log: log, sink: sink)
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if killed {
+                kills += 1
+                let phase: Phase = text.contains("receipt log read") || text.contains("mail sent") || text.contains("outbox delivered")
+                    ? .receiptsOrDelivering : text.contains("accepted") ? .afterAccepting : .beforeIntake
+                phases[phase, default: 0] += 1
+            } else {
+                phases[.finished, default: 0] += 1
+                XCTAssertEqual(status, 0, "a sweep that was not killed succeeds (seed \(seed)): \(text)")
+            }
+        }
+        let trialTime = Date().timeIntervalSince(began)
+        print("MailCrashTests: \(trials) trials, \(kills) killed, \(planned.count) messages, \(generated.count) first contacts "
+              + "without a password, \(Int(trialTime)) s; kills by phase: "
+              + Phase.allCases.map { "\($0.rawValue): \(phases[$0] ?? 0)" }.joined(separator: ", "))
+        XCTAssertGreaterThanOrEqual(kills, minimumKills, "seed \(seed)")
+
+        // Ordinary sweeps finish the work (bounded).
+        for _ in 0..<10 {
+            let r = try inst.sweep()
+            XCTAssertEqual(r.status, 0, "seed \(seed): \(r.err)")
+            let queued = (try inst.status()["outbox"] as? [String: Any])?["queued"] as? Int
+            if inst.names(in: "new").isEmpty && queued == 0 { break }
+        }
+        let drained = Date().timeIntervalSince(began)
+        let rows = try outbox(inst)
+        print("MailCrashTests: drained after \(Int(drained)) s; outbox read after \(Int(Date().timeIntervalSince(began))) s")
+
+        // No tunnel message lost: every one is archived and counted, none failed.
+        XCTAssertEqual(inst.names(in: "new"), [], "seed \(seed): spool/new is empty")
+        XCTAssertEqual(inst.names(in: "failed"), [], "seed \(seed): nothing was quarantined")
+        XCTAssertEqual(inst.names(in: "archive"), planned.map(\.name).sorted(), "seed \(seed): each message archived once")
+        let status = try inst.status()
+        XCTAssertEqual(status["accepted"] as? Int, planned.count, "seed \(seed)")
+        XCTAssertEqual(status["failed_total"] as? Int, 0, "seed \(seed)")
+
+        // Every row is sent; nothing failed or waits.
+        for row in rows where row.state != "sent" {
+            XCTFail("seed \(seed): \(row.kind) to \(row.to) is \(row.state)")
+        }
+        XCTAssertEqual(rows.filter { $0.kind == "read-receipt" }.count, 0, "no receipt line named a real token")
+
+        // Notifications: one row per message and recipient, for exactly the planned ones.
+        let notifications = rows.filter { $0.kind == "notification" }
+        var envelopeOf: [String: String] = [:]   // token -> envelope id
+        var seen: [String: Int] = [:]
+        for row in notifications {
+            let tokens = planned.filter { row.message.contains($0.token) }
+            guard tokens.count == 1, let p = tokens.first else {
+                XCTFail("seed \(seed): notification \(row.id) to \(row.to) names \(tokens.count) planned messages")
+                continue
+            }
+            XCTAssertTrue(p.recipients.contains(row.to), "seed \(seed): \(p.name) was not for \(row.to)")
+            XCTAssertNotNil(row.envelopeID, "seed \(seed): notification \(row.id) names its envelope")
+            if let e = envelopeOf[p.token] {
+                XCTAssertEqual(row.envelopeID, e, "seed \(seed): the notifications of \(p.name) share its envelope")
+            } else {
+                envelopeOf[p.token] = row.envelopeID
+            }
+            seen["\(p.token) \(row.to)", default: 0] += 1
+        }
+        for p in planned {
+            for r in p.recipients {
+                XCTAssertEqual(seen["\(p.token) \(r)"], 1, "seed \(seed): one notification of \(p.name) to \(r)")
+            }
+        }
+        XCTAssertEqual(notifications.count, planned.reduce(0) { $0 + $1.recipients.count }, "seed \(seed)")
+        XCTAssertEqual(Set(envelopeOf.values).count, planned.count, "seed \(seed): one envelope per message")
+
+        // Password notices: exactly one per recipient introduced without a password, to the
+        // sender of a message that introduced them, and none for recipients with a given password.
+        var tokenOfEnvelope: [String: String] = [:]
+        for (token, envelope) in envelopeOf { tokenOfEnvelope[envelope] = token }
+        var noticesAbout: [String: Int] = [:]
+        for row in rows where row.kind == "password-notice" {
+            let about = generated.filter { row.message.contains($0) }
+            XCTAssertEqual(about.count, 1, "seed \(seed): notice \(row.id) names one new recipient: \(about)")
+            XCTAssertFalse(given.contains { row.message.contains($0) }, "seed \(seed): no notice about a given password")
+            guard let x = about.first else { continue }
+            noticesAbout[x, default: 0] += 1
+            let p = try XCTUnwrap(row.envelopeID.flatMap { tokenOfEnvelope[$0] }.flatMap { t in planned.first { $0.token == t } },
+                                  "seed \(seed): notice \(row.id) comes from a planned message")
+            XCTAssertTrue(p.recipients.contains(x), "seed \(seed): \(p.name) introduced \(x)")
+            XCTAssertEqual(row.to, p.sender, "seed \(seed): the notice about \(x) goes to \(p.name)'s sender")
+        }
+        XCTAssertEqual(noticesAbout, Dictionary(uniqueKeysWithValues: generated.map { ($0, 1) }),
+                       "seed \(seed): one password notice per first contact without a password")
+
+        // Delivered: each row's message arrived at least once, to the row's recipient; nothing else arrived.
+        let arrived = try sink.messages()
+        let parsed = try sink.checkAll()
+        var arrivals: [String: Int] = [:]
+        for a in arrived {
+            let header = a.text.components(separatedBy: "\r\n\r\n").first ?? ""
+            let id = header.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("message-id:") }
+                .map { $0.dropFirst("message-id:".count).trimmingCharacters(in: .whitespaces) }
+            let row = rows.first { $0.messageID != nil && $0.messageID == id }
+            XCTAssertNotNil(row, "seed \(seed): message \(a.index) to \(a.recipients) (\(a.raw.count) bytes) is no outbox row's:\n\(a.text.prefix(1500))")
+            if let row {
+                XCTAssertEqual(a.recipients, [row.to], "seed \(seed): message \(a.index) went to the row's recipient")
+                XCTAssertEqual(a.mailFrom, row.from)
+                arrivals[row.id, default: 0] += 1
+            }
+            XCTAssertEqual(parsed[a.index]?["defects"] as? [String], [], "seed \(seed): message \(a.index) parses without defects")
+        }
+        for row in rows {
+            XCTAssertGreaterThanOrEqual(arrivals[row.id] ?? 0, 1, "seed \(seed): \(row.kind) to \(row.to) arrived")
+        }
+        let duplicates = arrivals.values.reduce(0) { $0 + max(0, $1 - 1) }
+        print("MailCrashTests: \(rows.count) mails queued, \(arrived.count) arrived (\(duplicates) again after a kill "
+              + "between sending and recording), \(Int(Date().timeIntervalSince(began))) s in all")
+    }
+
+    /// An MTA takes the end of its input as the end of the message. A sweep killed while it
+    /// hands a mail over must not leave the command with half of it (or none): what the
+    /// command reads is the whole message, even when it reads only after the sweep is dead.
+    /// The notification here (a 40 KB subject, shown) is larger than a pipe holds.
+    func testASweepKilledWhileHandingAMailToSendmailCannotMakeItSendACutMessage() throws {
+        let inst = try TestInstallation()
+        try inst.setConfig("show_subject", "true")
+        let pidFile = inst.scratch.file("sendmail.pid"), go = inst.scratch.file("go"), got = inst.scratch.file("got.eml")
+        let script = inst.scratch.file("slow-reader.sh")
+        // It says it runs, waits (at most 20 s) until the test has killed the sweep, then reads.
+        let text = """
+            #!/bin/sh
+            echo $$ > \(pidFile).tmp && mv \(pidFile).tmp \(pidFile)
+            i=0
+            while [ ! -e \(go) ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+            cat > \(got).tmp && mv \(got).tmp \(got)
+            exit 0
+
+            """
+        FileManager.default.createFile(atPath: script, contents: Data(text.utf8), attributes: [.posixPermissions: 0o755])
+        try inst.setConfig("sendmail", "\"\(script)\"")
+        let words = (0..<8000).map { "w\($0 % 97)" }.joined(separator: " ")
+        let subject = "Big \(words) END-OF-SUBJECT"
+        XCTAssertGreaterThan(subject.utf8.count, 20_000)
+        let original = Data(["From: Alice <alice@corp.test>", "To: bob@ext.test", "Subject: \(subject)",
+                             "Message-ID: <big@corp.test>", "", "Body.", ""].joined(separator: "\r\n").utf8)
+        try inst.deliver(try inst.wrap(original, arguments: ["--to", "bob@ext.test", "--password", "bob@ext.test=Bobs-pw-12345"]),
+                         name: "big")
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.spoolrun)
+        p.arguments = ["run", "--config", inst.config]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: pidFile) && p.isRunning && Date() < deadline { usleep(2_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: pidFile), "the sweep started the mail command")
+        kill(p.processIdentifier, SIGKILL)
+        // Dead (a zombie until reaped) before the command may read; Process.waitUntilExit
+        // would also wait for what the command holds open.
+        let dead = Date().addingTimeInterval(10)
+        while Self.isAlive(p.processIdentifier) && Date() < dead { usleep(2_000) }
+        XCTAssertFalse(Self.isAlive(p.processIdentifier), "the sweep is dead")
+        FileManager.default.createFile(atPath: go, contents: nil)
+        let readDeadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: got) && Date() < readDeadline { usleep(20_000) }
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the sweep was killed while the command ran")
+
+        let rows = try Shell.check(Paths.spoolrun, ["outbox", "list", "--config", inst.config, "--json"])
+        let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: rows.stdout) as? [[String: Any]])
+        XCTAssertEqual(list.count, 1)
+        XCTAssertEqual(list.first?["state"] as? String, "queued", "not recorded as sent: the sweep died first")
+        let id = try XCTUnwrap(list.first?["id"] as? String)
+        let shown = try Shell.check(Paths.spoolrun, ["outbox", "show", "--config", inst.config, "--message", id]).out
+        let message = try XCTUnwrap(shown.range(of: "\n\n").map { String(shown[$0.upperBound...].dropLast()) })
+        XCTAssertGreaterThan(message.utf8.count, 65_536, "the message is larger than a pipe's buffer")
+        let read = try XCTUnwrap(FileManager.default.contents(atPath: got), "the command read its input")
+        XCTAssertEqual(read.count, message.utf8.count, "the command read the whole message, not \(read.count) bytes")
+        XCTAssertEqual(String(decoding: read, as: UTF8.self), message)
+        let parsed = try SMTPSink.check(read)
+        XCTAssertEqual(parsed["defects"] as? [String], [])
+    }
+
+    // MARK: - Helpers
+
+    /// Whether `pid` runs (a zombie does not).
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.range(of: ") ", options: .backwards) else { return false }
+        let state = stat[close.upperBound...].first
+        return state != "Z" && state != "X"
+    }
+
+    private enum Trigger {
+        case after(ms: Int)
+        /// When the sweep's log gains a line containing this text, then `jitterMS` later.
+        case onLog(String, jitterMS: Int)
+        /// When one more message has arrived at the sink, then `jitterMS` later.
+        case onArrival(jitterMS: Int)
+    }
+
+    /// Starts `spoolrun run` and sends it SIGKILL when `trigger` fires, if it still runs then.
+    /// Returns whether it was killed, and its exit status.
+    private func runAndKill(_ inst: TestInstallation, _ trigger: Trigger, log: String, sink: SMTPSink) throws
+        -> (killed: Bool, status: Int32) {
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        defer { try? handle.close() }
+        let arrivedBefore = try sink.messages().count
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.spoolrun)
+        p.arguments = ["run", "--config", inst.config]
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        let started = Date()
+        // Bounded: a sweep that is not killed still ends (its mail command has mail.timeout).
+        let deadline = started.addingTimeInterval(120)
+        var fireAt: Date?
+        while p.isRunning && Date() < deadline {
+            if fireAt == nil {
+                switch trigger {
+                case .after(let ms):
+                    fireAt = started.addingTimeInterval(Double(ms) / 1000)
+                case .onLog(let text, let jitter):
+                    if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) {
+                        fireAt = Date().addingTimeInterval(Double(jitter) / 1000)
+                    }
+                case .onArrival(let jitter):
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: sink.directory)) ?? []
+                    if names.filter({ $0.hasSuffix(".eml") && !$0.hasPrefix(".") }).count > arrivedBefore {
+                        fireAt = Date().addingTimeInterval(Double(jitter) / 1000)
+                    }
+                }
+            }
+            if let fireAt, Date() >= fireAt {
+                kill(p.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(1_000)
+        }
+        if p.isRunning && Date() >= deadline {
+            kill(p.processIdentifier, SIGKILL)
+            XCTFail("spoolrun run did not end within 120 s")
+        }
+        p.waitUntilExit()
+        let killed = p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
+        return (killed, p.terminationStatus)
+    }
+
+    /// Lines no receipt can come from: unknown tokens in the right format, and malformed lines;
+    /// sometimes a line is left unfinished (the next append completes it with more junk).
+    private func appendJunk(to path: String, _ rng: inout SeededGenerator) throws {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var text = ""
+        for _ in 0..<(1 + rng.next(below: 3)) {
+            switch rng.next(below: 5) {
+            case 0, 1:
+                let token = String((0..<(16 + rng.next(below: 40))).map { _ in alphabet[rng.next(below: alphabet.count)] })
+                text += "2026-11-25T10:\(String(format: "%02d", rng.next(below: 60))):00+00:00 /r/\(token)\n"
+            case 2: text += "2026-11-25T10:00:00+00:00 /r/short\n"
+            case 3: text += "not a receipt line at all\n"
+            default: text += String(repeating: "x", count: 500 + rng.next(below: 2000)) + "\n"
+            }
+        }
+        if rng.next(below: 4) == 0 { text += "2026-11-25T10:00:00+00:00 /r/unfinished" }
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? h.close() }
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(text.utf8))
+    }
+
+    private func outbox(_ inst: TestInstallation) throws -> [Row] {
+        let r = try Shell.check(Paths.spoolrun, ["outbox", "list", "--config", inst.config, "--json"])
+        let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]], r.out)
+        return try list.map { j in
+            let id = j["id"] as? String ?? ""
+            let shown = try Shell.check(Paths.spoolrun, ["outbox", "show", "--config", inst.config, "--message", id]).out
+            // `show --message` prints the row's fields, a blank line, then the message.
+            let message = shown.range(of: "\n\n").map { String(shown[$0.upperBound...]) } ?? ""
+            return Row(id: id, kind: j["kind"] as? String ?? "", to: j["to"] as? String ?? "", from: j["from"] as? String ?? "",
+                       state: j["state"] as? String ?? "", envelopeID: j["envelope_id"] as? String, message: message)
+        }
+    }
+}
