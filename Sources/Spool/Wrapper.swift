@@ -33,6 +33,11 @@ public enum Wrapper {
             guard let first = from.first else {
                 throw WrapError(message: "the original message has no From address; give --from")
             }
+            // The sender gets read receipts and first-contact passwords: never guess it from
+            // a From field that holds several addresses (or a name that reads as a group).
+            guard from.count == 1 else {
+                throw WrapError(message: "the original message's From field holds \(from.count) addresses; give --from with the real sender")
+            }
             sender = first
         }
         guard EmailAddress.isValid(sender) else { throw WrapError(message: "--from \(sender) is not an email address") }

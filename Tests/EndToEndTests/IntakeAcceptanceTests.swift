@@ -20,6 +20,22 @@ final class IntakeAcceptanceTests: XCTestCase {
         XCTAssertEqual(try inst.status()["accepted"] as? Int, 1)
     }
 
+    func testWrapRefusesToGuessTheSenderFromAFromFieldWithSeveralAddresses() throws {
+        let inst = try TestInstallation()
+        for from in ["=?utf-8?q?Mallory_Bcc:_evil@attacker.test;?= <mallory@corp.test>",
+                     "Alice <alice@corp.test>, Eve <eve@attacker.test>",
+                     "Team: alice@corp.test, eve@attacker.test;"] {
+            let original = Data("From: \(from)\r\nTo: bob@ext.test\r\nSubject: x\r\n\r\nbody\r\n".utf8)
+            let r = try Shell.run(Paths.spoolrun, ["wrap", "--config", inst.gatewayConfig, "--to", "bob@ext.test"],
+                                  stdin: original, timeout: 60)
+            XCTAssertNotEqual(r.status, 0, from)
+            XCTAssertTrue(r.err.contains("--from"), "the error says to give --from: \(r.err)")
+            XCTAssertTrue(r.stdout.isEmpty, "no tunnel message is written")
+            // With --from, the same original is wrapped.
+            XCTAssertNoThrow(try inst.wrap(original, arguments: ["--to", "bob@ext.test", "--from", "alice@corp.test"]))
+        }
+    }
+
     func testWrapUsesAES256GCMAuthEnvelopedDataByDefault() throws {
         let inst = try TestInstallation()
         let bytes = try inst.wrap(TestInstallation.sampleOriginal, arguments: ["--to", "bob@ext.test"])
