@@ -59,6 +59,8 @@ public struct SendmailCommand: Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
         for fd in [input, errors[0], errors[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
+        // Nothing else spoolrun holds open (inherited without close-on-exec) reaches the command.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -134,6 +136,12 @@ extension SendmailCommand {
     struct Problem: Error, CustomStringConvertible { let description: String }
 
     private typealias MemfdCreate = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
+    /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+), looked up at run time like memfd_create.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = dlsym(UnsafeMutableRawPointer(bitPattern: 0),
+                                                           "posix_spawn_file_actions_addclosefrom_np")
+        .map { unsafeBitCast($0, to: AddCloseFrom.self) }
+
     /// memfd_create(2) (glibc 2.27+), looked up at run time: Swift's Glibc module does not declare it.
     private static let memfdCreate: MemfdCreate? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create")
         .map { unsafeBitCast($0, to: MemfdCreate.self) }
