@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "Mail", dependencies: ["CGMime"], path: "Sources/Mail"),
         // The shipped mail templates are compiled in (an administrator overrides them from a
         // directory, mail.templates), so the binary never runs without its texts.
-        .target(name: "Render", dependencies: ["CLibXML2", .product(name: "Mustache", package: "swift-mustache")],
+        .target(name: "Render", dependencies: ["CLibXML2", "CHaru", "CQPDF", .product(name: "Mustache", package: "swift-mustache")],
                 path: "Sources/Render", resources: [.embedInCode("Templates")]),
         .target(
             name: "Spool",
