@@ -21,6 +21,8 @@ public struct FirstContact: Sendable {
         /// Set when spoolrun made the password: it must reach the envelope's sender in a
         /// password notice, and nowhere else.
         public let generatedPassword: String?
+        /// The key bundle's file under www/k/ (to take back if the message is refused after all).
+        public let bundleFile: String
     }
 
     /// Makes the recipient's keys and writes their bundle. `password` is the envelope's
@@ -37,6 +39,6 @@ public struct FirstContact: Sendable {
         try www.writeBundle(bundle, locator: login.locator)
         return Result(recipient: RecipientRecord(address: address, mailboxID: mailboxID, publicKey: pair.publicPoint,
                                                  createdAt: now),
-                      generatedPassword: generated)
+                      generatedPassword: generated, bundleFile: www.bundlePath(locator: login.locator))
     }
 }

@@ -30,12 +30,14 @@ public struct RenderStage: BatchStage {
         let firstContact = FirstContact(www: www, installationSalt: salt, iterations: loginIterations)
 
         // First contact, one address at a time (each costs one PBKDF2 run, by design).
+        var introduced: [String: (envelopeID: String, bundleFile: String)] = [:]
         for i in accepted {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
             for address in tunnel.envelope.recipients where recipients[address] == nil {
                 let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
                 recipients[address] = contact.recipient
                 writes.recipients.append(contact.recipient)
+                introduced[address] = (tunnel.envelope.id, contact.bundleFile)
                 if let password = contact.generatedPassword {
                     writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
                                                                      password: password, now: context.now))
@@ -84,6 +86,19 @@ public struct RenderStage: BatchStage {
             case .failure(let error):
                 throw error
             }
+        }
+        // A recipient met only through a message that was then refused is not kept: no
+        // record, no key bundle, no password notice for a message that never arrived.
+        var refused: Set<String> = []
+        for i in accepted {
+            if case .rejected = items[i].outcome, case .accepted(let t) = snapshot[i].outcome { refused.insert(t.envelope.id) }
+        }
+        let delivered = Set(writes.deliveries.map(\.address))
+        for (address, origin) in introduced where refused.contains(origin.envelopeID) && !delivered.contains(address) {
+            writes.recipients.removeAll { $0.address == address }
+            let notice = OutboxEntry.uid(.passwordNotice, cause: origin.envelopeID, recipient: address)
+            writes.outbox.removeAll { $0.uid == notice }
+            unlink(origin.bundleFile)
         }
         // The index lists what is recorded plus this batch. Written before the commit: a
         // crash in between leaves an index naming objects that exist, and the next sweep

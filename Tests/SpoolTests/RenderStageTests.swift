@@ -188,6 +188,29 @@ final class RenderStageTests: XCTestCase {
         XCTAssertEqual(try store.queuedOutbox().filter { $0.kind == .passwordNotice }.count, 0, "a known recipient gets no new password")
     }
 
+    func testARecipientMetOnlyThroughAMessageThatIsRefusedGetsNoRecordBundleOrPasswordNotice() throws {
+        // Nested deeper than the parser's limit: accepted by the intake, refused when parsed.
+        var deep = "From: Alice <alice@corp.example>\r\nTo: x@ext.example\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+        for level in 0..<40 { deep += "Content-Type: multipart/mixed; boundary=\"b\(level)\"\r\n\r\n--b\(level)\r\n" }
+        deep += "Content-Type: text/plain\r\n\r\ndeep\r\n"
+        for level in (0..<40).reversed() { deep += "--b\(level)--\r\n" }
+        try deliver(Array(deep.utf8), to: ["nora@ext.example"], name: "deep")
+        let summary = try sweep()
+        XCTAssertEqual(summary.rejected, 1)
+        XCTAssertEqual(try String(contentsOfFile: config.spool + "/failed/deep.reason", encoding: .utf8).prefix(14), "malformed-mime")
+        let store = try StateStore(directory: config.state)
+        XCTAssertEqual(try store.recipients(["nora@ext.example"]).count, 0, "no recipient record")
+        XCTAssertEqual(try store.queuedOutbox().count, 0, "no password notice, no notification")
+        let bundles = (try? FileManager.default.contentsOfDirectory(atPath: config.www + "/k")) ?? []
+        XCTAssertEqual(bundles, [], "no key bundle is left behind")
+
+        // The same recipient's first good message then meets them as usual.
+        try deliver(original, to: ["nora@ext.example"], name: "good")
+        XCTAssertEqual(try sweep().accepted, 1)
+        XCTAssertEqual(try store.recipients(["nora@ext.example"]).count, 1)
+        XCTAssertEqual(try store.queuedOutbox().filter { $0.kind == .passwordNotice }.count, 1)
+    }
+
     func testRenderingTheSameMessageAgainLeavesTheSameSetOfFiles() throws {
         try deliver(original, to: ["frank@ext.example"], passwords: ["frank@ext.example": "pw-frank"], name: "m1")
         let tunnel = try FileManager.default.contents(atPath: config.spool + "/new/m1").map { [UInt8]($0) }!
