@@ -172,21 +172,23 @@ extension String {
     }
 
     private func replacingCRLF() -> String {
-        var out = String.UnicodeScalarView()
+        // On the UTF-8 bytes: CR (0x0D) and LF (0x0A) never occur inside a multi-byte sequence.
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count)
         var previousCR = false
-        for scalar in unicodeScalars {
-            if scalar == "\r" {
-                out.append("\n")
+        for byte in utf8 {
+            if byte == 0x0D {
+                out.append(0x0A)
                 previousCR = true
                 continue
             }
-            if scalar == "\n", previousCR {
+            if byte == 0x0A, previousCR {
                 previousCR = false
                 continue
             }
             previousCR = false
-            out.append(scalar)
+            out.append(byte)
         }
-        return String(out)
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -8,27 +8,30 @@ public enum PlainTextRenderer {
     public static func html(_ text: String) -> String {
         let scalars = normalized(text)
         var body: [UInt8] = []
-        var plain = String.UnicodeScalarView()
+        // Text between links is escaped a run at a time, not a character at a time.
+        var plainStart = 0
         var index = 0
+        func flushPlain(upTo end: Int) {
+            if end > plainStart { HTMLEscape.text(String(String.UnicodeScalarView(scalars[plainStart..<end])), into: &body) }
+        }
         while index < scalars.count {
             if let end = urlEnd(in: scalars, at: index) {
                 let candidate = String(String.UnicodeScalarView(scalars[index..<end]))
                 if let href = URLPolicy.link(candidate) {
-                    HTMLEscape.text(String(plain), into: &body)
-                    plain = String.UnicodeScalarView()
+                    flushPlain(upTo: index)
                     let tag = "<a href=\"\(HTMLEscape.attribute(href))\" target=\"\(HTMLPolicy.linkTarget)\""
                         + " rel=\"\(HTMLPolicy.linkRel)\">"
                     body.append(contentsOf: tag.utf8)
                     HTMLEscape.text(candidate, into: &body)
                     body.append(contentsOf: "</a>".utf8)
                     index = end
+                    plainStart = end
                     continue
                 }
             }
-            plain.append(scalars[index])
             index += 1
         }
-        HTMLEscape.text(String(plain), into: &body)
+        flushPlain(upTo: scalars.count)
         // An HTML parser drops one newline right after <pre> (WHATWG HTML §13.2.6.4.7).
         let lead = scalars.first == "\n" ? "\n" : ""
         return openTag + lead + String(decoding: body, as: UTF8.self) + "</pre>"
@@ -54,17 +57,21 @@ public enum PlainTextRenderer {
     }
 
     private static let schemes: [[Unicode.Scalar]] = ["https://", "http://", "mailto:"].map { Array($0.unicodeScalars) }
+    /// The schemes' first letters, lower case (ASCII `| 0x20`).
+    private static let schemeInitials: Set<UInt32> = Set(schemes.map { $0[0].value | 0x20 })
 
     /// Where a URL that starts at `start` ends, or nil if none starts there. A URL starts at
     /// a word boundary with one of the schemes and runs to white space or one of `<>"`;
     /// punctuation at its end belongs to the sentence, and a closing bracket belongs to the
     /// URL only if the URL opened one ("(see https://en.wikipedia.org/wiki/A_(B))").
     private static func urlEnd(in scalars: [Unicode.Scalar], at start: Int) -> Int? {
+        // Cheap test first: every scheme starts with h or m (any case).
+        guard schemeInitials.contains(scalars[start].value | 0x20),
+              let scheme = schemes.first(where: { hasPrefix($0, in: scalars, at: start) }) else { return nil }
         if start > 0 {
             let previous = scalars[start - 1]
             if previous.properties.isAlphabetic || ("0"..."9").contains(previous) { return nil }
         }
-        guard let scheme = schemes.first(where: { hasPrefix($0, in: scalars, at: start) }) else { return nil }
         var end = start + scheme.count
         while end < scalars.count {
             let s = scalars[end]
