@@ -338,6 +338,32 @@ final class ReadReceiptTests: XCTestCase {
         try assertReceipts([(one, Self.bob), (two, Self.bob), (three, Self.bob)], file: file, line: line)
     }
 
+    func testTheReadReceiptArrivesOverRealSMTPAndItsReportPartCarriesEveryField() throws {
+        let b = try XCTUnwrap(browser)
+        let sink = try SMTPSink()
+        defer { sink.stop() }
+        let mail = try deliver("smtp", to: [Self.bob], readReceipt: true, passwords: true)
+        try sweep()  // the notification goes to the stand-in
+        try inst.setConfig("sendmail", "\"\(sink.sendmailCommand)\"")
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        try open(b, mail, receipt: true)
+        try sweep()
+        let receipt = try XCTUnwrap(try assertReceipts([(mail, Self.bob)]).first)
+        XCTAssertEqual(receipt.state, "sent")
+        var arrived: [SMTPSink.Received] = []
+        for _ in 0..<100 where arrived.isEmpty {
+            arrived = try sink.messages()
+            if arrived.isEmpty { usleep(100_000) }
+        }
+        XCTAssertEqual(arrived.count, 1, "exactly the receipt arrives over SMTP")
+        let got = try XCTUnwrap(arrived.first)
+        XCTAssertEqual(got.recipients, [Self.alice])
+        // What arrived (not only what was queued) is the RFC 3798 report, without a defect.
+        try checkMDN(Receipt(id: receipt.id, to: Self.alice, state: "sent", reading: try Self.pythonReading(got.raw)),
+                     answering: mail, recipient: Self.bob)
+    }
+
     func testNoReceiptWhenTheEnvelopeAskedForNone() throws {
         let b = try XCTUnwrap(browser)
         let quiet = try deliver("quiet", to: [Self.bob], readReceipt: false, passwords: true)
