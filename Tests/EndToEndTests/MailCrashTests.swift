@@ -4,6 +4,7 @@
 // growing (with lines that are no valid receipt: valid tokens need the portal). Afterwards
 // ordinary sweeps finish the work, and then: no tunnel message is lost, every notification
 // and password notice was queued exactly once and arrived over SMTP at least once.
+import Crypto
 import Foundation
 import TestSupport
 import XCTest
@@ -57,6 +58,9 @@ final class MailCrashTests: XCTestCase {
         let receiptLog = inst.root.appending(path: "logs/receipts.log")
 
         let senders = ["alice@corp.test", "dan@corp.test", "fay@corp.test"]
+        let reader = MailboxReader(passwords: Dictionary(uniqueKeysWithValues: (0..<6).map {
+            let a = String(format: "g%03d@ext.test", $0); return (a, "Pw-of-\(a)") }))
+        var opened: [String: Set<String>] = [:]  // message token -> recipients whose read was logged
         let given = (0..<6).map { String(format: "g%03d@ext.test", $0) }
         var generated: [String] = []
         var planned: [Planned] = []
@@ -93,8 +97,10 @@ final class MailCrashTests: XCTestCase {
                 try inst.deliver(try inst.wrap(original, arguments: args), name: p.name)
                 planned.append(p)
             }
-            // The receipt log grows (no line names a real token), and is rotated once.
+            // The receipt log grows: junk, and a reader's real reads (tokens taken from the
+            // sealed mailboxes, as the portal would after showing the message); rotated once.
             try appendJunk(to: receiptLog, &rng)
+            try reader.readNewMessages(inst, receiptLog: receiptLog, opened: &opened)
             if trials == 25, FileManager.default.fileExists(atPath: receiptLog) {
                 XCTAssertEqual(rename(receiptLog, receiptLog + ".1"), 0)
             }
@@ -125,7 +131,7 @@ final class MailCrashTests: XCTestCase {
         }
         let trialTime = Date().timeIntervalSince(began)
         print("MailCrashTests: \(trials) trials, \(kills) killed, \(planned.count) messages, \(generated.count) first contacts "
-              + "without a password, \(Int(trialTime)) s; kills by phase: "
+              + "without a password, \(opened.values.reduce(0) { $0 + $1.count }) reads logged, \(Int(trialTime)) s; kills by phase: "
               + Phase.allCases.map { "\($0.rawValue): \(phases[$0] ?? 0)" }.joined(separator: ", "))
         XCTAssertGreaterThanOrEqual(kills, minimumKills, "seed \(seed)")
 
@@ -152,7 +158,6 @@ final class MailCrashTests: XCTestCase {
         for row in rows where row.state != "sent" {
             XCTFail("seed \(seed): \(row.kind) to \(row.to) is \(row.state)")
         }
-        XCTAssertEqual(rows.filter { $0.kind == "read-receipt" }.count, 0, "no receipt line named a real token")
 
         // Notifications: one row per message and recipient, for exactly the planned ones.
         let notifications = rows.filter { $0.kind == "notification" }
@@ -199,6 +204,24 @@ final class MailCrashTests: XCTestCase {
         }
         XCTAssertEqual(noticesAbout, Dictionary(uniqueKeysWithValues: generated.map { ($0, 1) }),
                        "seed \(seed): one password notice per first contact without a password")
+
+        // Read receipts: exactly one per logged read of a message that asked for one, to its
+        // sender; none for the others.
+        var receiptsSeen: [String: Int] = [:]
+        for row in rows where row.kind == "read-receipt" {
+            let p = try XCTUnwrap(row.envelopeID.flatMap { tokenOfEnvelope[$0] }.flatMap { t in planned.first { $0.token == t } },
+                                  "seed \(seed): receipt \(row.id) answers a planned message")
+            XCTAssertTrue(p.readReceipt, "seed \(seed): \(p.name) asked for no receipt")
+            XCTAssertEqual(row.to, p.sender, "seed \(seed): the receipt for \(p.name) goes to its sender")
+            let reader = p.recipients.first { row.message.contains("rfc822;\($0)") } ?? "?"
+            receiptsSeen["\(p.token) \(reader)", default: 0] += 1
+        }
+        var receiptsExpected: [String: Int] = [:]
+        for p in planned where p.readReceipt {
+            for r in opened[p.token] ?? [] { receiptsExpected["\(p.token) \(r)"] = 1 }
+        }
+        XCTAssertEqual(receiptsSeen, receiptsExpected, "seed \(seed): one receipt per message and reader")
+        XCTAssertGreaterThan(receiptsExpected.count, 0, "seed \(seed): some reads were logged")
 
         // Delivered: each row's message arrived at least once, to the row's recipient; nothing else arrived.
         let arrived = try sink.messages()
@@ -393,5 +416,59 @@ final class MailCrashTests: XCTestCase {
             return Row(id: id, kind: j["kind"] as? String ?? "", to: j["to"] as? String ?? "", from: j["from"] as? String ?? "",
                        state: j["state"] as? String ?? "", envelopeID: j["envelope_id"] as? String, message: message)
         }
+    }
+}
+
+/// Reads mailboxes as the portal app does (sign in with the password, open the index and the
+/// sealed message) to find the read-receipt token of each new message, and logs the read as
+/// nginx would: `TIME /r/TOKEN` appended to the receipt log.
+private final class MailboxReader {
+    let passwords: [String: String]
+    private var keys: [String: (P256KeyPair, String)] = [:]
+    private var seen: Set<String> = []
+
+    init(passwords: [String: String]) { self.passwords = passwords }
+
+    func readNewMessages(_ inst: TestInstallation, receiptLog: String, opened: inout [String: Set<String>]) throws {
+        let www = inst.root.appending(path: "www")
+        guard let params = FileManager.default.contents(atPath: www.appending(path: "portal.json")),
+              let json = try JSONSerialization.jsonObject(with: params) as? [String: Any],
+              let salt = (json["salt"] as? String).flatMap(Base64URL.decode) else { return }
+        var lines = ""
+        for (address, password) in passwords.sorted(by: { $0.key < $1.key }) {
+            if keys[address] == nil {
+                let login = try RecipientLogin.derive(address: address, password: password, installationSalt: salt,
+                                                      iterations: SealedFormat.loginIterations)
+                guard let data = FileManager.default.contents(atPath: www.appending(path: "k/\(login.locator).json")) else { continue }
+                let bundle = try KeyBundle(json: [UInt8](data))
+                keys[address] = (try bundle.unwrap(with: login), bundle.mailboxID)
+            }
+            guard let (key, mailbox) = keys[address],
+                  let indexData = FileManager.default.contents(atPath: www.appending(path: "m/\(mailbox)/index.json")),
+                  let index = try JSONSerialization.jsonObject(with: indexData) as? [String: Any],
+                  let entries = index["entries"] as? [[String: Any]] else { continue }
+            for entry in entries {
+                guard let id = entry["id"] as? String, !seen.contains("\(mailbox)/\(id)") else { continue }
+                // A message whose files are not all there yet (a sweep was killed) waits.
+                guard let sealed = FileManager.default.contents(atPath: www.appending(path: "m/\(mailbox)/\(id)/body")),
+                      let plain = try? SealedFormat.open([UInt8](sealed), with: key,
+                                                         context: .init(mailboxID: mailbox, messageID: id, objectName: "body")),
+                      let body = try JSONSerialization.jsonObject(with: Data(plain)) as? [String: Any],
+                      let subject = body["subject"] as? String else { continue }
+                seen.insert("\(mailbox)/\(id)")
+                guard let receipt = body["receipt"] as? String,
+                      let token = subject.split(separator: " ").last.map(String.init) else { continue }
+                lines += "2026-11-25T12:00:00+00:00 /r/\(receipt)\n"
+                opened[token, default: []].insert(address)
+            }
+        }
+        guard !lines.isEmpty else { return }
+        if !FileManager.default.fileExists(atPath: receiptLog) { FileManager.default.createFile(atPath: receiptLog, contents: nil) }
+        // nginx writes whole lines: end a partial junk line first, so it cannot swallow ours.
+        if let last = FileManager.default.contents(atPath: receiptLog)?.last, last != 0x0A { lines = "\n" + lines }
+        let h = try XCTUnwrap(FileHandle(forWritingAtPath: receiptLog))
+        defer { try? h.close() }
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(lines.utf8))
     }
 }
