@@ -105,6 +105,9 @@ public struct SendmailCommand: Sendable {
         var status: Int32 = 0
         var exited = false
         var timedOut = false
+        // Short waits first: most commands hand the message over in a millisecond or two,
+        // and a queue of hundreds must not pay a fixed pause each.
+        var pause: useconds_t = 50
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { exited = true; break }
@@ -118,11 +121,16 @@ public struct SendmailCommand: Sendable {
                 _ = waitpid(pid, &status, 0)
                 break
             }
-            usleep(5_000)
+            usleep(pause)
+            pause = min(pause * 2, 5_000)
         }
         // The pipe closes when the group is gone; the thread ends then (bounded: 2 s).
         let joinDeadline = Date().addingTimeInterval(2)
-        while !reader.isFinished && Date() < joinDeadline { usleep(5_000) }
+        pause = 20
+        while !reader.isFinished && Date() < joinDeadline {
+            usleep(pause)
+            pause = min(pause * 2, 5_000)
+        }
         let diagnostics = stderrBox.tail()
         if timedOut { return SendmailOutcome(status: nil, timedOut: true, diagnostics: diagnostics) }
         guard exited else { return SendmailOutcome(status: nil, timedOut: false, diagnostics: diagnostics) }
