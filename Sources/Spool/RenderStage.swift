@@ -51,7 +51,9 @@ public struct RenderStage: BatchStage {
         let now = context.now
         let snapshot = items
         let wantsReceipts = context.config.readReceipts
-        let results: [Result<([DeliveryRecord], RenderedMessage.Summary), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
+        let firstContacts = Set(writes.recipients.map(\.address))
+        // Rendering, sealing and composing each recipient's notification, per message on all cores.
+        let results: [Result<([DeliveryRecord], [OutboxEntry]), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
             guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .failure(CancellationError()) }
             return Result {
                 let rendered = try RenderedMessage(tunnel)
@@ -63,24 +65,24 @@ public struct RenderStage: BatchStage {
                         : nil
                     return try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id, receivedAt: now, receipt: receipt)
                 }
-                return (deliveries, rendered.summary)
+                // Each recipient learns that a message waits; queued with the delivery itself.
+                let summary = rendered.summary
+                let notifications = try deliveries.map { d in
+                    try composer.notification(
+                        envelope: tunnel.envelope, recipient: d.address, senderName: summary.fromName,
+                        senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
+                        firstContact: firstContacts.contains(d.address), now: now)
+                }
+                return (deliveries, notifications)
             }
         }
-        let firstContacts = Set(writes.recipients.map(\.address))
         var touched: Set<String> = []
         for (n, result) in results.enumerated() {
             switch result {
-            case .success(let (deliveries, summary)):
+            case .success(let (deliveries, notifications)):
                 writes.deliveries += deliveries
                 touched.formUnion(deliveries.map(\.mailboxID))
-                guard case .accepted(let tunnel) = items[accepted[n]].outcome else { continue }
-                // Each recipient learns that a message waits; queued with the delivery itself.
-                for d in deliveries {
-                    writes.outbox.append(try composer.notification(
-                        envelope: tunnel.envelope, recipient: d.address, senderName: summary.fromName,
-                        senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
-                        firstContact: firstContacts.contains(d.address), now: context.now))
-                }
+                writes.outbox += notifications
             case .failure(let error as MIMEError):
                 items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
             case .failure(let error):
