@@ -28,6 +28,9 @@ public struct SpoolrunConfig: Sendable {
     public var portalURL: String
     public var readReceipts: Bool
     public var showSubject: Bool
+    /// OTP mode: whether the portal also holds a readable copy of the message next to the
+    /// PDF's password (portal.otp_portal_copy, default true).
+    public var otpPortalCopy: Bool = true
     public var retentionDays: Int
     public var quotaMB: Int
     // [mail]
@@ -90,6 +93,7 @@ public struct SpoolrunConfig: Sendable {
         let url = try portal?.string("url") ?? "http://127.0.0.1:8080/"
         let readReceipts = try portal?.bool("read_receipts") ?? true
         let showSubject = try portal?.bool("show_subject") ?? false
+        let otpPortalCopy = try portal?.bool("otp_portal_copy") ?? true
         let retention = try portal?.int("retention_days", range: 1...36500) ?? 90
         let quota = try portal?.int("quota_mb", range: 1...1_000_000) ?? 1024
         try portal?.finish()
@@ -118,7 +122,7 @@ public struct SpoolrunConfig: Sendable {
             senderAddress: EmailAddress.normalize(senderAddress),
             recipientKeys: keys, gatewayCerts: gatewayCerts, maxAgeDays: maxAge,
             maxMessageBytes: maxMB * 1024 * 1024, batchSize: batch, workers: workers,
-            portalURL: url, readReceipts: readReceipts, showSubject: showSubject,
+            portalURL: url, readReceipts: readReceipts, showSubject: showSubject, otpPortalCopy: otpPortalCopy,
             retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
             mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout))
     }

@@ -98,10 +98,12 @@ public struct MailComposer: Sendable {
     /// The OTP-PDF mail to a recipient: the PDF attached, its password id and the portal
     /// link, never the password.
     public func otpPDF(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
-                       subject: String?, passwordID: String, pdf: [UInt8], filename: String, now: Date) throws -> OutboxEntry {
+                       subject: String?, passwordID: String, pdf: [UInt8], filename: String, firstContact: Bool = false,
+                       now: Date) throws -> OutboxEntry {
         var values: [String: TemplateValue] = [
             "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
             "recipient": .text(recipient), "portal_url": .text(config.portalURL), "password_id": .text(passwordID),
+            "sender_address": .text(envelope.sender), "first_contact": .flag(firstContact),
         ]
         if config.showSubject, let subject { values["subject"] = .text(HeaderText.clean(subject)) }
         let text = templates.render(.otpPDF, values)

@@ -39,6 +39,18 @@ struct MessageDocument: Encodable {
     /// The read-receipt token, when the envelope asked for a receipt and the portal sends
     /// them: the app requests /r/<token> once it has shown the message (DESIGN §6).
     let receipt: String?
+    /// OTP mode (DESIGN §7): the mailed PDF's password id and password. Without a portal
+    /// copy (portal.otp_portal_copy = false) `format` is "none", the body and the part lists
+    /// are empty, and no other object of the message is written.
+    let otp: OTP?
+
+    struct OTP: Encodable {
+        let passwordID: String
+        let password: String
+        /// The PDF's file name in the mail.
+        let file: String
+        let portalCopy: Bool
+    }
 
     static func addresses(_ list: [MessageAddress]) -> [Address] { list.map { Address(name: $0.name, address: $0.address) } }
 }
@@ -51,6 +63,8 @@ struct IndexEntryDocument: Encodable {
     let date: String?
     let size: Int
     let attachments: Int
+    /// OTP mode: the password id of the PDF mailed for this message.
+    let otpID: String?
 }
 
 struct MailboxIndexDocument: Encodable {

@@ -12,9 +12,12 @@ struct MailboxWriter {
         String(SHA256.hex(Array("spoolrun/v1/message|\(envelopeID)|\(address)".utf8)).prefix(32))
     }
 
-    /// `receipt` is the read-receipt token and its sealed context, when a receipt was asked for.
+    /// `receipt` is the read-receipt token and its sealed context, when a receipt was asked for;
+    /// `otp` the mailed PDF's password, in OTP mode. Without a portal copy only the message
+    /// document (headers and password) is written.
     func write(_ message: RenderedMessage, for recipient: RecipientRecord, envelopeID: String,
-               receivedAt: Date, receipt: (token: String, hash: String, context: [UInt8])? = nil) throws -> DeliveryRecord {
+               receivedAt: Date, receipt: (token: String, hash: String, context: [UInt8])? = nil,
+               otp: MessageDocument.OTP? = nil) throws -> DeliveryRecord {
         let id = Self.messageID(envelopeID: envelopeID, address: recipient.address)
         let key = try P256PublicKey(point: recipient.publicKey)
         let dir = www.mailboxPath(recipient.mailboxID).appendingPathComponent(id)
@@ -22,8 +25,8 @@ struct MailboxWriter {
         func seal(_ bytes: [UInt8], _ object: String) throws -> [UInt8] {
             try SealedFormat.seal(bytes, to: key, context: .init(mailboxID: recipient.mailboxID, messageID: id, objectName: object))
         }
-        var files: [(String, [UInt8])] = [("body", try DocumentJSON.encode(message.document(id, receipt?.token))), ("eml", message.original)]
-        files += message.objects
+        var files: [(String, [UInt8])] = [("body", try DocumentJSON.encode(message.document(id, receipt?.token, otp)))]
+        if otp?.portalCopy ?? true { files += [("eml", message.original)] + message.objects }
         for (name, bytes) in files {
             // Synced once for the whole batch (RenderStage), before the batch is recorded.
             // Sealed straight into the file: a large attachment is never in memory twice.
@@ -33,7 +36,7 @@ struct MailboxWriter {
             }
         }
         return DeliveryRecord(mailboxID: recipient.mailboxID, messageID: id, envelopeID: envelopeID, address: recipient.address,
-                              receivedAt: receivedAt, entry: try seal(try DocumentJSON.encode(message.entry(id)), "entry"),
+                              receivedAt: receivedAt, entry: try seal(try DocumentJSON.encode(message.entry(id, otp?.passwordID)), "entry"),
                               size: message.original.count, receiptHash: receipt?.hash, receiptContext: receipt?.context)
     }
 

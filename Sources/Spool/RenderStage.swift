@@ -45,35 +45,56 @@ public struct RenderStage: BatchStage {
             }
         }
 
-        // Rendering and sealing are CPU-bound and independent per message: all cores.
         let writer = MailboxWriter(www: www)
         let known = recipients
         let now = context.now
         let snapshot = items
         let wantsReceipts = context.config.readReceipts
         let firstContacts = Set(writes.recipients.map(\.address))
-        // Rendering, sealing and composing each recipient's notification, per message on all cores.
+        // Rendering, sealing and composing each recipient's mail, per message on all cores.
+        let otpPasswords = try OTPPasswords(key: outboxKey)
+        let portalCopy = context.config.otpPortalCopy
         let results: [Result<([DeliveryRecord], [OutboxEntry]), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
             guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .failure(CancellationError()) }
             return Result {
                 let rendered = try RenderedMessage(tunnel)
+                let summary = rendered.summary
+                // OTP mode: one PDF per message, encrypted under each recipient's own password.
+                let pdf = try rendered.pdf.map(OTPPDF.render)
+                var mail: [OutboxEntry] = []
                 let deliveries = try tunnel.envelope.recipients.map { address in
                     let recipient = known[address]!
+                    let messageID = MailboxWriter.messageID(envelopeID: tunnel.envelope.id, address: address)
                     let receipt = wantsReceipts && tunnel.envelope.readReceipt
-                        ? try receipts.receipt(for: recipient, messageID: MailboxWriter.messageID(envelopeID: tunnel.envelope.id, address: address),
-                                               context: rendered.summary.receiptContext(envelope: tunnel.envelope, recipient: address))
+                        ? try receipts.receipt(for: recipient, messageID: messageID,
+                                               context: summary.receiptContext(envelope: tunnel.envelope, recipient: address))
                         : nil
-                    return try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id, receivedAt: now, receipt: receipt)
+                    let firstContact = firstContacts.contains(address)
+                    var otp: MessageDocument.OTP?
+                    if let pdf {
+                        let credentials = try otpPasswords.credentials(envelopeID: tunnel.envelope.id, address: address)
+                        let file = "message-\(credentials.passwordID).pdf"
+                        otp = MessageDocument.OTP(passwordID: credentials.passwordID, password: credentials.password,
+                                                  file: file, portalCopy: portalCopy)
+                        // The PDF mail stands in for the notification: it names the password id and
+                        // links to the portal, where the password is.
+                        mail.append(try composer.otpPDF(
+                            envelope: tunnel.envelope, recipient: address, senderName: summary.fromName,
+                            senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
+                            passwordID: credentials.passwordID,
+                            pdf: try PDFEncryptor.encrypt(pdf, password: credentials.password), filename: file,
+                            firstContact: firstContact, now: now))
+                    } else {
+                        // Each recipient learns that a message waits; queued with the delivery itself.
+                        mail.append(try composer.notification(
+                            envelope: tunnel.envelope, recipient: address, senderName: summary.fromName,
+                            senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
+                            firstContact: firstContact, now: now))
+                    }
+                    return try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id, receivedAt: now,
+                                            receipt: receipt, otp: otp)
                 }
-                // Each recipient learns that a message waits; queued with the delivery itself.
-                let summary = rendered.summary
-                let notifications = try deliveries.map { d in
-                    try composer.notification(
-                        envelope: tunnel.envelope, recipient: d.address, senderName: summary.fromName,
-                        senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
-                        firstContact: firstContacts.contains(d.address), now: now)
-                }
-                return (deliveries, notifications)
+                return (deliveries, mail)
             }
         }
         var touched: Set<String> = []
@@ -111,78 +132,5 @@ public struct RenderStage: BatchStage {
         }
         // One flush for every object, bundle and index of the batch, before it is recorded.
         try FileSystem.syncFileSystem(containing: www.root)
-    }
-}
-
-/// A message parsed and sanitized once, ready to be sealed for each recipient.
-struct RenderedMessage {
-    let original: [UInt8]
-    let document: (String, String?) -> MessageDocument
-    let summary: Summary
-
-    /// What the portal's own mail about this message may say (sealed or sent only).
-    struct Summary: Sendable {
-        let subject: String?
-        let fromName: String?
-        let fromAddress: String?
-        let messageID: String?
-        let date: Date?
-
-        func receiptContext(envelope: TunnelEnvelope, recipient: String) -> ReceiptContext {
-            ReceiptContext(envelopeID: envelope.id, sender: envelope.sender, recipient: recipient, subject: subject,
-                           originalMessageID: messageID, sent: date)
-        }
-    }
-    let entry: (String) -> IndexEntryDocument
-    let objects: [(name: String, bytes: [UInt8])]
-
-    init(_ tunnel: AcceptedTunnel) throws {
-        let parsed = try MessageParser.parse(tunnel.original)
-        var parts: [MessageDocument.Part] = []
-        var objects: [(String, [UInt8])] = []
-        var contentIDs: [String: String] = [:]
-        for a in parsed.attachments {
-            let name = "att-\(a.index)"
-            parts.append(.init(object: name, name: a.filename, type: a.mediaType, size: a.data.count, inline: a.isInline,
-                               cid: a.contentID))
-            objects.append((name, a.data))
-            if let cid = a.contentID { contentIDs[cid] = name }
-        }
-        var messages: [MessageDocument.Part] = []
-        for m in parsed.embeddedMessages {
-            let name = "msg-\(m.index)"
-            messages.append(.init(object: name, name: m.filename, type: "message/rfc822", size: m.raw.count, inline: false, cid: nil))
-            objects.append((name, m.raw))
-        }
-        let format: String, body: String, blocked: Int
-        if let html = parsed.htmlBody {
-            let resolved = contentIDs
-            let clean = HTMLSanitizer.sanitize(html.bytes, charset: html.charset,
-                                               policy: SanitizerPolicy(resolveContentID: { resolved[$0] }))
-            (format, body, blocked) = ("html", clean.html, clean.blockedRemoteImages)
-        } else {
-            (format, body, blocked) = ("text", PlainTextRenderer.html(parsed.textBody ?? ""), 0)
-        }
-        let date = parsed.date.map(TunnelEnvelope.formatTime)
-        let sender = tunnel.envelope.sender
-        let fromText = parsed.from.first.map { $0.name.map { "\($0) <" } ?? "" }.map { prefix in
-            prefix.isEmpty ? parsed.from[0].address : "\(prefix)\(parsed.from[0].address)>"
-        }
-        let attachmentCount = parts.filter { !$0.inline }.count + messages.count
-        let size = tunnel.original.count
-        self.original = tunnel.original
-        self.objects = objects
-        self.document = { id, receipt in
-            MessageDocument(id: id, subject: parsed.subject, from: MessageDocument.addresses(parsed.from),
-                            to: MessageDocument.addresses(parsed.to), cc: MessageDocument.addresses(parsed.cc), date: date,
-                            format: format, body: body, blockedRemoteImages: blocked, attachments: parts, messages: messages,
-                            problems: parsed.problems, sender: sender, receipt: receipt)
-        }
-        self.summary = Summary(subject: parsed.subject, fromName: parsed.from.first?.name, fromAddress: parsed.from.first?.address,
-                               messageID: parsed.messageID, date: parsed.date)
-        self.entry = { id in
-            IndexEntryDocument(id: id, subject: parsed.subject, from: fromText, date: date, size: size,
-                               attachments: attachmentCount)
-        }
     }
 }

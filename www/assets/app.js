@@ -189,6 +189,7 @@ function entryItem({ id, received, doc }) {
     from.textContent = doc.from || S.unknownSender;
     subject.textContent = doc.subject || S.noSubject;
     date.textContent = formatDate(doc.date || received);
+    if (typeof doc.otp_id === "string") date.append(" · ", S.protectedPDF(doc.otp_id));
     if (doc.attachments > 0) {
       const clip = document.createElement("span");
       clip.className = "count";
@@ -220,6 +221,9 @@ function clearMessage() {
   // was hidden and emptied before.
   $("message-frame").replaceChildren();
   $("message-files").hidden = true;
+  $("message-otp").hidden = true;
+  $("otp-id").textContent = "";
+  $("otp-password").textContent = "";
 }
 
 function addresses(list) {
@@ -256,12 +260,19 @@ async function showMessage(id) {
     if (doc.blocked_remote_images > 0) notes.push(S.blockedImages(doc.blocked_remote_images));
     // Parts that could not be read: the rest is shown, the original stays downloadable.
     if (Array.isArray(doc.problems)) for (const p of doc.problems) if (typeof p === "string") notes.push(S.partProblem(p));
+    const otp = showOTP(doc.otp);
+    if (otp && !otp.portal_copy) {
+      // OTP mode without a portal copy: the password is all there is to show.
+      notes.push(S.otpOnly);
+    }
     if (notes.length) {
       $("message-notes").replaceChildren(...notes.map((n) => { const li = document.createElement("li"); li.textContent = n; return li; }));
       $("message-notes").hidden = false;
     }
-    $("message-frame").replaceChildren(bodyFrame(bodyDocument(String(doc.body ?? ""), images), S.bodyFrameTitle));
-    fileButtons(id, doc);
+    if (!otp || otp.portal_copy) {
+      $("message-frame").replaceChildren(bodyFrame(bodyDocument(String(doc.body ?? ""), images), S.bodyFrameTitle));
+      fileButtons(id, doc);
+    }
     say(S.messageOpened(subject));
     sendReceipt(doc.receipt);
     $("message-subject").focus();
@@ -269,6 +280,33 @@ async function showMessage(id) {
     if (g !== generation) return;
     say("");
     fail(e instanceof Damaged ? S.damaged : e.message);
+  }
+}
+
+// OTP mode (DESIGN §7): the password of the PDF that was mailed, under its password id,
+// with a copy button. Returns the OTP details, or null for an ordinary message.
+function showOTP(otp) {
+  if (!otp || typeof otp.password !== "string" || typeof otp.password_id !== "string") return null;
+  $("otp-intro").textContent = S.otpIntro(String(otp.file ?? ""));
+  $("otp-id").textContent = otp.password_id;
+  $("otp-password").textContent = otp.password;
+  $("message-otp").hidden = false;
+  return { portal_copy: otp.portal_copy !== false };
+}
+
+async function copyPassword() {
+  const text = $("otp-password").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    say(S.otpCopied);
+  } catch {
+    // No clipboard (an http:// portal, or permission refused): select it for a manual copy.
+    const range = document.createRange();
+    range.selectNodeContents($("otp-password"));
+    const selection = getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    fail(S.otpCopyFailed);
   }
 }
 
@@ -369,5 +407,6 @@ function save(bytes, name, type) {
 applyStrings();
 $("signin-form").addEventListener("submit", signIn);
 $("sign-out").addEventListener("click", signOut);
+$("otp-copy").addEventListener("click", copyPassword);
 $("back").addEventListener("click", () => { clearMessage(); showInbox(); });
 show("signin");

@@ -28,6 +28,7 @@ export const S = {
   damagedEntry: "This message could not be opened: it was damaged or altered.",
   hasAttachments: (n) => (n === 1 ? "1 attachment" : `${n} attachments`),
   openMessageLabel: (from, subject, date) => `Message from ${from}: ${subject}, ${date}`,
+  protectedPDF: (id) => `Protected PDF ${id}`,
 
   backToInbox: "Back to inbox",
   loadingMessage: "Opening the message…",
@@ -43,6 +44,15 @@ export const S = {
     ? "1 image from the internet was not loaded, to protect your privacy."
     : `${n} images from the internet were not loaded, to protect your privacy.`),
   problemsHeading: "Notes about this message",
+
+  otpHeading: "Password for the protected PDF",
+  otpIntro: (file) => `This message was emailed to you as the protected PDF ${file}. Open the PDF with this one-time password; the password id is the one named in the email.`,
+  otpOnly: "The message itself is only in the protected PDF that was emailed to you.",
+  otpIDLabel: "Password id",
+  otpPasswordLabel: "Password",
+  otpCopyButton: "Copy password",
+  otpCopied: "Password copied.",
+  otpCopyFailed: "The password could not be copied: select it and copy it yourself.",
 
   attachmentsHeading: "Attachments",
   download: (name, size) => `Download ${name} (${size})`,
