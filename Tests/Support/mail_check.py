@@ -66,7 +66,21 @@ def describe(raw):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--mbox-dir":
+    if len(sys.argv) == 4 and sys.argv[1] == "--save-attachments":
+        # --save-attachments EML DIR: writes each attachment of EML into DIR under the base
+        # name of its filename, and prints the names written.
+        import os
+        msg = BytesParser(policy=policy.default).parsebytes(open(sys.argv[2], "rb").read())
+        names = []
+        for part in msg.walk():
+            name = part.get_filename()
+            if name and not part.is_multipart():
+                name = os.path.basename(name)
+                with open(os.path.join(sys.argv[3], name), "wb") as out:
+                    out.write(part.get_payload(decode=True) or b"")
+                names.append(name)
+        result = names
+    elif len(sys.argv) == 3 and sys.argv[1] == "--mbox-dir":
         import pathlib
         result = {p.name: describe(p.read_bytes()) for p in sorted(pathlib.Path(sys.argv[2]).glob("*.eml"))}
     else:
