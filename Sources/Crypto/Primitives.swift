@@ -178,7 +178,7 @@ public enum AESGCM {
 
     /// `prefix` || ciphertext || tag in one allocation: a sealed object's header goes in front
     /// without copying a large ciphertext a second time.
-    static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8], after prefix: [UInt8]) throws -> [UInt8] {
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8], after prefix: [UInt8]) throws -> [UInt8] {
         try checkParameters(key: key, nonce: nonce)
         let total = prefix.count + plaintext.count + tagSize
         return try [UInt8](unsafeUninitializedCapacity: total) { out, initialized in

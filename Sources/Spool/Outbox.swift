@@ -95,7 +95,8 @@ public struct OutboxKey: Sendable {
     /// Sealing for other small records of the state store (read-receipt contexts).
     func seal(_ plaintext: [UInt8], aad: [UInt8]) throws -> [UInt8] {
         let nonce = SecureRandom.bytes(AESGCM.nonceSize)
-        return nonce + (try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: aad))
+        // Nonce and ciphertext in one allocation: an entry may carry a PDF of megabytes.
+        return try AESGCM.seal(plaintext, key: key, nonce: nonce, aad: aad, after: nonce)
     }
 
     func open(_ sealed: [UInt8], aad: [UInt8], what: String) throws -> [UInt8] {

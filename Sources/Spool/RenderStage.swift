@@ -57,42 +57,51 @@ public struct RenderStage: BatchStage {
         let results: [Result<([DeliveryRecord], [OutboxEntry]), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
             guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .failure(CancellationError()) }
             return Result {
-                let rendered = try RenderedMessage(tunnel)
-                let summary = rendered.summary
-                // OTP mode: one PDF per message, encrypted under each recipient's own password.
-                let pdf = try rendered.pdf.map(OTPPDF.render)
-                var mail: [OutboxEntry] = []
-                let deliveries = try tunnel.envelope.recipients.map { address in
+                var rendered: RenderedMessage? = try RenderedMessage(tunnel)
+                let summary = rendered!.summary
+                let envelope = tunnel.envelope
+                // OTP mode: each recipient's password, shown in their mailbox, opens their PDF.
+                var pdfDocument = rendered!.pdf
+                let credentials = try pdfDocument.map { _ in
+                    try envelope.recipients.map { try otpPasswords.credentials(envelopeID: envelope.id, address: $0) }
+                }
+                let deliveries = try envelope.recipients.enumerated().map { n, address in
                     let recipient = known[address]!
-                    let messageID = MailboxWriter.messageID(envelopeID: tunnel.envelope.id, address: address)
-                    let receipt = wantsReceipts && tunnel.envelope.readReceipt
+                    let messageID = MailboxWriter.messageID(envelopeID: envelope.id, address: address)
+                    let receipt = wantsReceipts && envelope.readReceipt
                         ? try receipts.receipt(for: recipient, messageID: messageID,
-                                               context: summary.receiptContext(envelope: tunnel.envelope, recipient: address))
+                                               context: summary.receiptContext(envelope: envelope, recipient: address))
                         : nil
-                    let firstContact = firstContacts.contains(address)
-                    var otp: MessageDocument.OTP?
-                    if let pdf {
-                        let credentials = try otpPasswords.credentials(envelopeID: tunnel.envelope.id, address: address)
-                        let file = "message-\(credentials.passwordID).pdf"
-                        otp = MessageDocument.OTP(passwordID: credentials.passwordID, password: credentials.password,
-                                                  file: file, portalCopy: portalCopy)
-                        // The PDF mail stands in for the notification: it names the password id and
-                        // links to the portal, where the password is.
-                        mail.append(try composer.otpPDF(
-                            envelope: tunnel.envelope, recipient: address, senderName: summary.fromName,
-                            senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
-                            passwordID: credentials.passwordID,
-                            pdf: try PDFEncryptor.encrypt(pdf, password: credentials.password), filename: file,
-                            firstContact: firstContact, now: now))
-                    } else {
-                        // Each recipient learns that a message waits; queued with the delivery itself.
-                        mail.append(try composer.notification(
-                            envelope: tunnel.envelope, recipient: address, senderName: summary.fromName,
-                            senderAddress: summary.fromAddress ?? tunnel.envelope.sender, subject: summary.subject,
-                            firstContact: firstContact, now: now))
+                    let otp = credentials.map {
+                        MessageDocument.OTP(passwordID: $0[n].passwordID, password: $0[n].password,
+                                            file: Self.pdfFileName($0[n]), portalCopy: portalCopy)
                     }
-                    return try writer.write(rendered, for: recipient, envelopeID: tunnel.envelope.id, receivedAt: now,
+                    return try writer.write(rendered!, for: recipient, envelopeID: envelope.id, receivedAt: now,
                                             receipt: receipt, otp: otp)
+                }
+                let sender = (name: summary.fromName, address: summary.fromAddress ?? envelope.sender)
+                guard let document = pdfDocument, let credentials else {
+                    // Each recipient learns that a message waits; queued with the delivery itself.
+                    return (deliveries, try envelope.recipients.map {
+                        try composer.notification(envelope: envelope, recipient: $0, senderName: sender.name,
+                                                  senderAddress: sender.address, subject: summary.subject,
+                                                  firstContact: firstContacts.contains($0), now: now)
+                    })
+                }
+                // The PDF mail stands in for the notification: it names the password id and links to
+                // the portal, where the password is. One PDF per message, encrypted per recipient;
+                // what is no longer needed is let go first, as a PDF may carry megabytes of attachments.
+                rendered = nil
+                pdfDocument = nil
+                var pdf: [UInt8]? = try OTPPDF.render(document)
+                var mail: [OutboxEntry] = []
+                for (n, address) in envelope.recipients.enumerated() {
+                    let encrypted = try PDFEncryptor.encrypt(pdf!, password: credentials[n].password)
+                    if n == envelope.recipients.count - 1 { pdf = nil }
+                    mail.append(try composer.otpPDF(
+                        envelope: envelope, recipient: address, senderName: sender.name, senderAddress: sender.address,
+                        subject: summary.subject, passwordID: credentials[n].passwordID, pdf: encrypted,
+                        filename: Self.pdfFileName(credentials[n]), firstContact: firstContacts.contains(address), now: now))
                 }
                 return (deliveries, mail)
             }
@@ -133,4 +142,7 @@ public struct RenderStage: BatchStage {
         // One flush for every object, bundle and index of the batch, before it is recorded.
         try FileSystem.syncFileSystem(containing: www.root)
     }
+
+    /// The PDF's name in the mail, e.g. "message-P-7Q2K-9D.pdf": it names the password id.
+    static func pdfFileName(_ c: OTPCredentials) -> String { "message-\(c.passwordID).pdf" }
 }

@@ -38,6 +38,7 @@ public final class Sweep {
     /// Runs the sweep. Throws only when the sweep itself cannot run (keys, state store,
     /// spool unreadable); a bad message is quarantined and the sweep goes on.
     public func run() throws -> SweepSummary {
+        ProcessMemory.returnLargeBuffersWhenFreed()
         let started = clock()
         let startTick = DispatchTime.now().uptimeNanoseconds
         try FileSystem.makeDirectory(config.state, mode: 0o700)
