@@ -6,6 +6,15 @@ internal import CGMime
 enum MailWriter {
     static func write(_ mail: OutgoingMail) -> [UInt8] {
         GMimeRuntime.ensure()
+        // An attachment's bytes are lent to GMime, not copied: an OTP PDF may be tens of MB.
+        if case .withAttachment(_, _, let attachment) = mail.body, !attachment.data.isEmpty {
+            return GMimeStreamAccess.withStream(over: attachment.data) { compose(mail, attachment: $0) }
+        }
+        return compose(mail, attachment: nil)
+    }
+
+    /// Everything GMime makes refers to `attachment` (when given) and is released here.
+    private static func compose(_ mail: OutgoingMail, attachment: UnsafeMutablePointer<GMimeStream>?) -> [UInt8] {
         let message = g_mime_message_new(1)!
         defer { unref(message) }
         let object = spoolrun_gmime_message_as_object(message)
@@ -23,10 +32,36 @@ enum MailWriter {
         }
         g_mime_object_set_header(object, "Auto-Submitted", "auto-generated", nil)
 
-        let body = bodyObject(mail.body)
+        let body = bodyObject(mail.body, attachment: attachment)
         defer { unref(body) }
         g_mime_message_set_mime_part(message, body)
-        return GMimeReading.serialized(object)
+        return serialized(object)
+    }
+
+    /// The message's bytes in one array of exactly their size: GMime writes twice, first to
+    /// count, then into the array itself (a growing memory stream would double its buffer
+    /// and then be copied out: three times a large message at the peak). The second write is
+    /// bounded to the counted size; should it differ, GMime's own memory stream is used.
+    private static func serialized(_ object: UnsafeMutablePointer<GMimeObject>?) -> [UInt8] {
+        let counter = g_mime_stream_null_new()!
+        let size = g_mime_object_write_to_stream(object, nil, counter)
+        unref(counter)
+        guard size > 0, size <= Int(UInt32.max) else { return GMimeReading.serialized(object) }
+        var complete = false
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            // The stream writes into the array's own storage: a borrowed GByteArray of exactly
+            // `size` bytes (owner FALSE; g_byte_array_free(_, FALSE) returns the storage
+            // rather than freeing it), bounded so that GLib never reallocates it.
+            let array = g_byte_array_new_take(buffer.baseAddress!, gsize(size))!
+            defer { _ = g_byte_array_free(array, 0) }
+            let stream = g_mime_stream_mem_new_with_byte_array(array)!
+            defer { unref(stream) }
+            g_mime_stream_mem_set_owner(spoolrun_gmime_stream_as_mem(stream), 0)
+            g_mime_stream_set_bounds(stream, 0, gint64(size))
+            complete = g_mime_object_write_to_stream(object, nil, stream) == size
+            count = complete ? size : 0
+        }
+        return complete ? out : GMimeReading.serialized(object)
     }
 
     private static func add(_ a: MailAddress, to message: UnsafeMutablePointer<GMimeMessage>, as type: GMimeAddressType) {
@@ -60,7 +95,8 @@ enum MailWriter {
     }
 
     /// An owned reference to the message's top MIME object.
-    private static func bodyObject(_ body: OutgoingMail.Body) -> UnsafeMutablePointer<GMimeObject> {
+    private static func bodyObject(_ body: OutgoingMail.Body, attachment stream: UnsafeMutablePointer<GMimeStream>?)
+        -> UnsafeMutablePointer<GMimeObject> {
         switch body {
         case .text(let text):
             return textPart(text, subtype: "plain")
@@ -69,7 +105,7 @@ enum MailWriter {
         case .withAttachment(let text, let html, let attachment):
             let first = html.map { multipart("alternative", [textPart(text, subtype: "plain"), textPart($0, subtype: "html")]) }
                 ?? textPart(text, subtype: "plain")
-            return multipart("mixed", [first, attachmentPart(attachment)])
+            return multipart("mixed", [first, attachmentPart(attachment, stream: stream)])
         case .dispositionNotification(let text, let report):
             let mp = multipart("report", [textPart(text, subtype: "plain"), dispositionPart(report)])
             g_mime_object_set_content_type_parameter(mp, "report-type", "disposition-notification")
@@ -97,11 +133,12 @@ enum MailWriter {
         return UnsafeMutableRawPointer(part).assumingMemoryBound(to: GMimeObject.self)
     }
 
-    private static func leafPart(type: String, subtype: String, content: [UInt8], encoding: GMimeContentEncoding?)
-        -> UnsafeMutablePointer<GMimePart> {
+    /// `stream`, when given, holds `content` already (borrowed, see `write`).
+    private static func leafPart(type: String, subtype: String, content: [UInt8], stream borrowed: UnsafeMutablePointer<GMimeStream>? = nil,
+                                 encoding: GMimeContentEncoding?) -> UnsafeMutablePointer<GMimePart> {
         let part = g_mime_part_new_with_type(type, subtype)!
-        let stream = GMimeStreamAccess.stream(copying: content)
-        defer { unref(stream) }
+        let stream = borrowed ?? GMimeStreamAccess.stream(copying: content)
+        defer { if borrowed == nil { unref(stream) } }
         let wrapper = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT)
         defer { unref(wrapper) }
         g_mime_part_set_content(part, wrapper)
@@ -109,12 +146,12 @@ enum MailWriter {
         return part
     }
 
-    private static func attachmentPart(_ a: OutgoingAttachment) -> UnsafeMutablePointer<GMimeObject> {
+    private static func attachmentPart(_ a: OutgoingAttachment, stream: UnsafeMutablePointer<GMimeStream>?) -> UnsafeMutablePointer<GMimeObject> {
         let pieces = a.mediaType.lowercased().split(separator: "/", maxSplits: 1).map(String.init)
         let valid = pieces.count == 2 && pieces.allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy { c in
             (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || "+-.".utf8.contains(c) } }
         let (type, subtype) = valid ? (pieces[0], pieces[1]) : ("application", "octet-stream")
-        let part = leafPart(type: type, subtype: subtype, content: a.data, encoding: GMIME_CONTENT_ENCODING_BASE64)
+        let part = leafPart(type: type, subtype: subtype, content: a.data, stream: stream, encoding: GMIME_CONTENT_ENCODING_BASE64)
         let name = headerText(a.filename).replacingOccurrences(of: "/", with: "_")
         g_mime_part_set_filename(part, name.isEmpty ? "attachment" : name)  // RFC 2231 when not ASCII
         return UnsafeMutableRawPointer(part).assumingMemoryBound(to: GMimeObject.self)

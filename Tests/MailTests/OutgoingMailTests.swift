@@ -52,6 +52,24 @@ final class OutgoingMailTests: XCTestCase {
         }
     }
 
+    func testALargeAttachmentIsWrittenWhole4MBByteForByteAndTheMessageIsTheSameEachTime() throws {
+        // The attachment is lent to GMime and the message written into an array of its exact
+        // size (MailWriter): what comes out must be what a plain write gives, byte for byte.
+        var rng = SeededGenerator(seed: 4)
+        let data = (0..<4_000_003).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var mail = Self.mail(.withAttachment(text: "See the PDF.\n", html: nil,
+                                             attachment: .init(filename: "big.pdf", mediaType: "application/pdf", data: data)))
+        mail.messageID = "fixed@corp.example"
+        let bytes = try mail.rfc5322()
+        XCTAssertEqual(bytes.count, try mail.rfc5322().count, "the same mail has the same length each time")
+        let parsed = try MessageParser.parse(bytes)
+        XCTAssertEqual(parsed.attachments.count, 1)
+        XCTAssertEqual(parsed.attachments.first?.filename, "big.pdf")
+        XCTAssertTrue(parsed.attachments.first?.data == data, "the attachment decodes to its bytes exactly")
+        XCTAssertEqual(parsed.textBody?.trimmingCharacters(in: .whitespacesAndNewlines), "See the PDF.")
+        XCTAssertTrue(bytes.suffix(64).contains(UInt8(ascii: "-")), "the message ends with its closing delimiter")
+    }
+
     func testTheReadReceiptIsAnRFC3798DispositionNotificationWithEveryField() throws {
         let report = DispositionReport(reportingUA: "portal.example; spoolrun", originalRecipient: "bob@ext.example",
                                        finalRecipient: "bob@ext.example", originalMessageID: "orig-1@corp.example")
