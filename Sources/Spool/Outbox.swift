@@ -27,8 +27,11 @@ public struct OutboxEntry: Sendable, Equatable {
     public var envelopeID: String?
     public var mailFrom: String
     public var recipient: String
-    /// nonce (12) || AES-256-GCM ciphertext || tag of the message bytes.
+    /// nonce (12) || AES-256-GCM ciphertext || tag of the message bytes. Empty in an entry
+    /// read back without it (StateStore.sealedPayload reads it).
     public var sealed: [UInt8]
+    /// For a large mail: the file under the state directory that holds `sealed`.
+    public var payloadFile: String?
     public var createdAt: Date
     public var state: State = .queued
     public var attempts: Int = 0
@@ -87,9 +90,14 @@ public struct OutboxKey: Sendable {
                     sealed: try seal(message, aad: Self.associatedData(uid: uid, kind: kind)), createdAt: now)
     }
 
-    /// The message bytes of an entry.
+    /// The message bytes of an entry whose payload is in hand.
     public func message(of entry: OutboxEntry) throws -> [UInt8] {
-        try open(entry.sealed, aad: Self.associatedData(uid: entry.uid, kind: entry.kind), what: "outbox entry \(entry.uid)")
+        try message(of: entry, sealed: entry.sealed)
+    }
+
+    /// The message bytes of an entry, from its sealed payload (StateStore.sealedPayload).
+    public func message(of entry: OutboxEntry, sealed: [UInt8]) throws -> [UInt8] {
+        try open(sealed, aad: Self.associatedData(uid: entry.uid, kind: entry.kind), what: "outbox entry \(entry.uid)")
     }
 
     /// Sealing for other small records of the state store (read-receipt contexts).

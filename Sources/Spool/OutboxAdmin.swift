@@ -50,7 +50,7 @@ public struct OutboxAdmin: Sendable {
 
     public func show(_ id: String, wholeMessage: Bool) throws -> String {
         let e = try entry(id)
-        let message = try OutboxKey.loadOrCreate(path: config.outboxKey).message(of: e)
+        let message = try OutboxKey.loadOrCreate(path: config.outboxKey).message(of: e, sealed: try store().sealedPayload(of: e))
         var lines = ["id: \(e.uid)", "kind: \(e.kind.rawValue)", "state: \(e.state.rawValue)", "envelope from: \(e.mailFrom)",
                      "envelope to: \(e.recipient)", "queued: \(TunnelEnvelope.formatTime(e.createdAt))",
                      "attempts: \(e.attempts)"]

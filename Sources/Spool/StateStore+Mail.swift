@@ -4,14 +4,50 @@ import GRDB
 
 extension StateStore {
     /// Inserts each entry once: its uid is derived from what caused it, so a repeat is ignored.
-    static func queue(_ entries: [OutboxEntry], _ db: Database) throws {
+    /// Sealed payloads from this size on are kept in a file of their own, not in the database:
+    /// binding a blob copies it twice more and SQLite's pages hold it again, so a mail with a
+    /// PDF of 20 MB would cost several times that in memory at the commit.
+    static let largePayload = 1 << 20
+
+    /// Inside the batch's transaction. A large payload's file is written (durably) before its
+    /// row, and only when there is no row yet: a mail queued before stays exactly as it was,
+    /// and a file left by a crash before the commit is written again by the next render.
+    func queue(_ entries: [OutboxEntry], _ db: Database) throws {
         for o in entries {
+            var inline = Data(), file: String?
+            if o.sealed.count >= Self.largePayload {
+                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE uid = ?", arguments: [o.uid]) ?? false
+                if exists { continue }
+                let name = "outbox/\(o.uid).sealed"
+                try FileSystem.makeDirectory((directory as NSString).appendingPathComponent("outbox"), mode: 0o700)
+                try FileSystem.writeAtomically(o.sealed, to: (directory as NSString).appendingPathComponent(name), mode: 0o600)
+                file = name
+            } else {
+                inline = Data(o.sealed)
+            }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO outbox (uid, kind, envelope_id, mail_from, rcpt, sealed, created_at, state, attempts,
-                    next_attempt_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)
-                """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, Data(o.sealed), o.createdAt,
-                                 o.createdAt])
+                    next_attempt_at, payload_file)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)
+                """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, inline, o.createdAt,
+                                 o.createdAt, file])
+        }
+    }
+
+    /// The sealed message of an entry: in hand, in its file, or read from its row.
+    public func sealedPayload(of entry: OutboxEntry) throws -> [UInt8] {
+        if !entry.sealed.isEmpty { return entry.sealed }
+        if let file = entry.payloadFile {
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw StateStoreError(path: path, problem: "the sealed payload of outbox entry \(entry.uid) cannot be read")
+            }
+            return [UInt8](data)
+        }
+        return try wrap {
+            try pool.read { db in
+                (try Data.fetchOne(db, sql: "SELECT sealed FROM outbox WHERE uid = ?", arguments: [entry.uid])).map { [UInt8]($0) } ?? []
+            }
         }
     }
 
@@ -24,8 +60,12 @@ extension StateStore {
 
     static func outboxEntry(_ row: Row) -> OutboxEntry? {
         guard let kind = OutboxEntry.Kind(rawValue: row["kind"]) else { return nil }
+        // Rows listed without their payload (dueOutbox) have no "sealed" column: it is read
+        // one entry at a time, when that mail is sent (sealedPayload).
+        let sealed = row.hasColumn("sealed") ? [UInt8]((row["sealed"] as Data?) ?? Data()) : []
         var e = OutboxEntry(uid: row["uid"], kind: kind, envelopeID: row["envelope_id"], mailFrom: row["mail_from"],
-                            recipient: row["rcpt"], sealed: [UInt8](row["sealed"] as Data), createdAt: row["created_at"])
+                            recipient: row["rcpt"], sealed: sealed, createdAt: row["created_at"])
+        e.payloadFile = row["payload_file"]
         e.state = OutboxEntry.State(rawValue: row["state"]) ?? .queued
         e.attempts = row["attempts"]
         e.nextAttemptAt = row["next_attempt_at"]
@@ -40,12 +80,15 @@ extension StateStore {
         try outbox(where: "state = 'queued'")
     }
 
-    /// Queued entries whose next attempt is due at `now`, oldest first.
+    /// Queued entries whose next attempt is due at `now`, oldest first, without their payloads
+    /// (`sealedPayload` reads each when it is sent: a queue of PDFs is never in memory at once).
     public func dueOutbox(now: Date, limit: Int = 1000) throws -> [OutboxEntry] {
         try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT * FROM outbox WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    SELECT uid, kind, envelope_id, mail_from, rcpt, created_at, state, attempts, next_attempt_at, last_error,
+                        sent_at, retried_at, payload_file
+                    FROM outbox WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                     ORDER BY created_at, uid LIMIT ?
                     """, arguments: [now, limit]).compactMap(Self.outboxEntry)
             }
@@ -169,7 +212,7 @@ extension StateStore {
                     try db.execute(sql: "INSERT OR IGNORE INTO receipts_read (receipt_hash, read_at, queued_at) VALUES (?, ?, ?)",
                                    arguments: [r.hash, r.readAt, now])
                 }
-                try Self.queue(mdns, db)
+                try queue(mdns, db)
                 try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES ('receipt_log', ?)",
                                arguments: [try JSONEncoder().encode(position)])
             }

@@ -76,9 +76,12 @@ public struct SweepRecord: Sendable, Equatable {
 public final class StateStore: @unchecked Sendable {
     // @unchecked Sendable: GRDB's DatabasePool serialises writes and is itself thread-safe.
     public let path: String
+    /// The state directory: the database, and outbox/ with the payloads of large mail.
+    let directory: String
     let pool: DatabasePool
 
     public init(directory: String) throws {
+        self.directory = directory
         path = (directory as NSString).appendingPathComponent("spoolrun.sqlite")
         var configuration = Configuration()
         configuration.prepareDatabase { db in
@@ -202,6 +205,11 @@ public final class StateStore: @unchecked Sendable {
                 );
                 """)
         }
+        m.registerMigration("v6-outbox-files") { db in
+            // A large mail (an OTP PDF) is kept sealed in its own file under outbox/, named
+            // here; its `sealed` column is then empty (StateStore+Mail.swift).
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN payload_file TEXT")
+        }
         return m
     }
 
@@ -322,7 +330,7 @@ public final class StateStore: @unchecked Sendable {
                         """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, d.receivedAt, Data(d.entry), d.size,
                                          d.receiptHash, d.receiptContext.map { Data($0) }])
                 }
-                try Self.queue(writes.outbox, db)
+                try queue(writes.outbox, db)
                 for r in recipients {
                     try db.execute(sql: """
                         INSERT INTO recipients (address, mailbox_id, public_key, created_at) VALUES (?, ?, ?, ?)

@@ -38,6 +38,38 @@ final class OutboxTests: XCTestCase {
         XCTAssertThrowsError(try key.message(of: swapped), "a payload is bound to its row")
     }
 
+    func testALargeMailIsKeptSealedInAFileOfItsOwnQueuedOnceAndSentFromIt() throws {
+        let dir = try TemporaryDirectory()
+        let key = try OutboxKey.loadOrCreate(path: dir.file("keys/outbox.key"))
+        try FileSystem.makeDirectory(dir.file("state"), mode: 0o700)
+        let store = try StateStore(directory: dir.file("state"))
+        let marker = "MARKER-LARGE-PDF-MAIL"
+        let uid = OutboxEntry.uid(.otpPDF, cause: "env-9", recipient: "bob@ext.example")
+        func message(_ n: Int) -> [UInt8] {
+            Array("Subject: \(marker) \(n)\n\n".utf8) + [UInt8](repeating: UInt8(ascii: "A"), count: StateStore.largePayload + 10)
+        }
+        for n in 0..<2 {
+            var writes = BatchWrites()
+            writes.outbox = [try key.entry(.otpPDF, uid: uid, message: message(n), envelopeID: "env-9",
+                                           mailFrom: "p@portal.example", to: "bob@ext.example", now: Date())]
+            try store.record(accepted: [], rejected: [], writes: writes)
+        }
+        let file = dir.file("state/outbox/\(uid).sealed")
+        let attributes = try FileManager.default.attributesOfItem(atPath: file)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let stored = try XCTUnwrap(FileManager.default.contents(atPath: file))
+        XCTAssertNil(stored.range(of: Data(marker.utf8)), "the file is sealed")
+        let database = try XCTUnwrap(FileManager.default.contents(atPath: dir.file("state/spoolrun.sqlite")))
+        XCTAssertLessThan(database.count, StateStore.largePayload, "the payload is not in the database too")
+
+        let due = try store.dueOutbox(now: Date().addingTimeInterval(1))
+        XCTAssertEqual(due.map(\.uid), [uid])
+        XCTAssertTrue(due[0].sealed.isEmpty, "the due list carries no payloads")
+        XCTAssertEqual(try key.message(of: due[0], sealed: try store.sealedPayload(of: due[0])), message(0),
+                       "the first mail queued is the one kept, whole")
+        XCTAssertEqual(try store.outboxEntry(id: uid).map { try store.sealedPayload(of: $0) }, [UInt8](stored))
+    }
+
     func testTheSameMailQueuedTwiceIsStoredOnce() throws {
         let dir = try TemporaryDirectory()
         let key = try OutboxKey.loadOrCreate(path: dir.file("keys/outbox.key"))

@@ -28,8 +28,9 @@ extension RenderStageTests {
 
     func queuedMail() throws -> [(kind: OutboxEntry.Kind, to: String, text: String)] {
         let key = try OutboxKey.loadOrCreate(path: config.outboxKey)
-        return try StateStore(directory: config.state).queuedOutbox().map {
-            ($0.kind, $0.recipient, String(decoding: try key.message(of: $0), as: UTF8.self))
+        let store = try StateStore(directory: config.state)
+        return try store.queuedOutbox().map {
+            ($0.kind, $0.recipient, String(decoding: try key.message(of: $0, sealed: try store.sealedPayload(of: $0)), as: UTF8.self))
         }
     }
 
