@@ -227,12 +227,18 @@ public enum AESGCM {
 
     /// Opens ciphertext || tag; throws when the tag does not match.
     public static func open(_ sealed: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
-        guard sealed.count >= tagSize else { throw CryptoFailure("sealed data is shorter than its tag") }
+        try open(sealed, after: 0, key: key, nonce: nonce, aad: aad)
+    }
+
+    /// `open` of the bytes of `sealed` after its first `prefixLength` (a header, a nonce),
+    /// without copying them out first: a sealed message may be tens of MB.
+    public static func open(_ sealed: [UInt8], after prefixLength: Int, key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        guard prefixLength >= 0, sealed.count - prefixLength >= tagSize else { throw CryptoFailure("sealed data is shorter than its tag") }
         try checkParameters(key: key, nonce: nonce)
-        let count = sealed.count - tagSize
+        let count = sealed.count - prefixLength - tagSize
         return try [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-            try sealed.withUnsafeBufferPointer { input in
-                try run(encrypt: false, input, key: key, nonce: nonce, aad: aad, into: out)
+            try sealed.withUnsafeBufferPointer { whole in
+                try run(encrypt: false, UnsafeBufferPointer(rebasing: whole[prefixLength...]), key: key, nonce: nonce, aad: aad, into: out)
             }
             initialized = count
         }

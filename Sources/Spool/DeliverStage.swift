@@ -40,7 +40,9 @@ public struct DeliverStage: SweepStage {
                                          "to": "\(entry.recipient)"]
             let outcome: SendmailOutcome
             do {
-                outcome = command.send(try key.message(of: entry, sealed: try context.store.sealedPayload(of: entry)), from: entry.mailFrom, to: [entry.recipient])
+                // Opened in a statement of its own: the sealed payload is let go before the send.
+                let message = try key.message(of: entry, sealed: try context.store.sealedPayload(of: entry))
+                outcome = command.send(message, from: entry.mailFrom, to: [entry.recipient])
             } catch {
                 // A row the key cannot open can never be sent: say so once, keep it as failed.
                 try context.store.recordAttempt(uid: entry.uid, outcome: .failed, error: "\(error)", nextAttempt: nil, now: clock())

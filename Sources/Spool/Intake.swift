@@ -13,6 +13,12 @@ public struct AcceptedTunnel: Sendable {
     public let signerFingerprint: String
     public let contentEncryption: String
     public let signatureDigest: String
+
+    /// The same, without the original's bytes: what the sweep keeps once they are sealed.
+    func withoutOriginal() -> AcceptedTunnel {
+        AcceptedTunnel(envelope: envelope, original: [], signerFingerprint: signerFingerprint,
+                       contentEncryption: contentEncryption, signatureDigest: signatureDigest)
+    }
 }
 
 public struct Intake: Sendable {

@@ -42,8 +42,13 @@ public struct MailComposer: Sendable {
                        text: RenderedMailText, now: Date, inReplyTo: String? = nil,
                        body: (RenderedMailText) -> OutgoingMail.Body) throws -> OutboxEntry {
         let mail = OutgoingMail(from: from, to: [rcpt], subject: text.subject, date: now, inReplyTo: inReplyTo, body: body(text))
-        return try key.entry(kind, uid: uid, message: try mail.rfc5322(), envelopeID: envelopeID, mailFrom: config.mailFrom,
-                             to: rcpt.address, now: now)
+        return try sealed(kind, uid: uid, envelopeID: envelopeID, to: rcpt, message: try mail.rfc5322(), now: now)
+    }
+
+    private func sealed(_ kind: OutboxEntry.Kind, uid: String, envelopeID: String?, to rcpt: MailAddress,
+                        message: [UInt8], now: Date) throws -> OutboxEntry {
+        try key.entry(kind, uid: uid, message: message, envelopeID: envelopeID, mailFrom: config.mailFrom,
+                      to: rcpt.address, now: now)
     }
 
     private static func textAndHTML(_ t: RenderedMailText) -> OutgoingMail.Body {
@@ -96,9 +101,10 @@ public struct MailComposer: Sendable {
     }
 
     /// The OTP-PDF mail to a recipient: the PDF attached, its password id and the portal
-    /// link, never the password.
+    /// link, never the password. `pdf` is let go as soon as the message is written, before it
+    /// is sealed: with a PDF of megabytes, the two need not be in memory at once.
     public func otpPDF(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
-                       subject: String?, passwordID: String, pdf: [UInt8], filename: String, firstContact: Bool = false,
+                       subject: String?, passwordID: String, pdf: consuming [UInt8], filename: String, firstContact: Bool = false,
                        now: Date) throws -> OutboxEntry {
         var values: [String: TemplateValue] = [
             "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
@@ -107,11 +113,15 @@ public struct MailComposer: Sendable {
         ]
         if config.showSubject, let subject { values["subject"] = .text(HeaderText.clean(subject)) }
         let text = templates.render(.otpPDF, values)
-        let attachment = OutgoingAttachment(filename: filename, mediaType: "application/pdf", data: pdf)
-        return try entry(.otpPDF, uid: OutboxEntry.uid(.otpPDF, cause: envelope.id, recipient: recipient),
-                         envelopeID: envelope.id, to: MailAddress(address: recipient), text: text, now: now) {
-            .withAttachment(text: $0.text, html: $0.html, attachment: attachment)
-        }
+        let rcpt = MailAddress(address: recipient)
+        var mail: OutgoingMail? = OutgoingMail(
+            from: from, to: [rcpt], subject: text.subject, date: now,
+            body: .withAttachment(text: text.text, html: text.html,
+                                  attachment: OutgoingAttachment(filename: filename, mediaType: "application/pdf", data: consume pdf)))
+        let message = try mail!.rfc5322()
+        mail = nil
+        return try sealed(.otpPDF, uid: OutboxEntry.uid(.otpPDF, cause: envelope.id, recipient: recipient),
+                          envelopeID: envelope.id, to: rcpt, message: message, now: now)
     }
 
     static func humanDate(_ date: Date) -> String {

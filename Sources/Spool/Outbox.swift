@@ -110,8 +110,7 @@ public struct OutboxKey: Sendable {
     func open(_ sealed: [UInt8], aad: [UInt8], what: String) throws -> [UInt8] {
         guard sealed.count > AESGCM.nonceSize else { throw CryptoFailure("\(what) is not sealed") }
         do {
-            return try AESGCM.open(Array(sealed.dropFirst(AESGCM.nonceSize)), key: key,
-                                   nonce: Array(sealed.prefix(AESGCM.nonceSize)), aad: aad)
+            return try AESGCM.open(sealed, after: AESGCM.nonceSize, key: key, nonce: Array(sealed.prefix(AESGCM.nonceSize)), aad: aad)
         } catch {
             throw CryptoFailure("\(what) does not open with this installation's outbox key")
         }

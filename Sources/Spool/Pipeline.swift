@@ -93,3 +93,23 @@ private final class ResultSlots<T>: @unchecked Sendable {
     func store(_ value: T, at index: Int) { slots[index] = value }
     func values() -> [T] { slots.map { $0! } }
 }
+
+/// Values handed over to the lanes of `Parallel.map`, each taken exactly once by the lane
+/// that handles its index; the slot lets go of it then, so the taker holds the only reference.
+final class Handover<T>: @unchecked Sendable {
+    // @unchecked Sendable: index i is read and cleared by the one lane that handles i.
+    private let slots: UnsafeMutableBufferPointer<T?>
+    init(_ values: [T]) {
+        slots = .allocate(capacity: values.count)
+        _ = slots.initialize(from: values.map { Optional($0) })
+    }
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+    func take(_ index: Int) -> T {
+        guard let value = slots[index] else { preconditionFailure("slot \(index) taken twice") }
+        slots[index] = nil
+        return value
+    }
+}

@@ -48,6 +48,13 @@ public struct RenderStage: BatchStage {
         let writer = MailboxWriter(www: www)
         let known = recipients
         let now = context.now
+        // Each worker takes its message's original (tens of MB for a large message) out of the
+        // batch, and it is let go once sealed: the rest of the sweep needs only the envelope.
+        let originals = Handover<AcceptedTunnel>(accepted.map { i in
+            guard case .accepted(let tunnel) = items[i].outcome else { preconditionFailure("filtered as accepted") }
+            items[i].outcome = .accepted(tunnel.withoutOriginal())
+            return tunnel
+        })
         let snapshot = items
         let wantsReceipts = context.config.readReceipts
         let firstContacts = Set(writes.recipients.map(\.address))
@@ -55,11 +62,11 @@ public struct RenderStage: BatchStage {
         let otpPasswords = try OTPPasswords(key: outboxKey)
         let portalCopy = context.config.otpPortalCopy
         let results: [Result<([DeliveryRecord], [OutboxEntry]), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
-            guard case .accepted(let tunnel) = snapshot[accepted[n]].outcome else { return .failure(CancellationError()) }
-            return Result {
-                var rendered: RenderedMessage? = try RenderedMessage(tunnel)
-                let summary = rendered!.summary
+            Result {
+                let tunnel = originals.take(n)
                 let envelope = tunnel.envelope
+                var rendered: RenderedMessage? = try RenderedMessage(consume tunnel)
+                let summary = rendered!.summary
                 // OTP mode: each recipient's password, shown in their mailbox, opens their PDF.
                 var pdfDocument = rendered!.pdf
                 let credentials = try pdfDocument.map { _ in
@@ -80,7 +87,7 @@ public struct RenderStage: BatchStage {
                                             receipt: receipt, otp: otp)
                 }
                 let sender = (name: summary.fromName, address: summary.fromAddress ?? envelope.sender)
-                guard let document = pdfDocument, let credentials else {
+                guard pdfDocument != nil, let credentials else {
                     // Each recipient learns that a message waits; queued with the delivery itself.
                     return (deliveries, try envelope.recipients.map {
                         try composer.notification(envelope: envelope, recipient: $0, senderName: sender.name,
@@ -92,15 +99,15 @@ public struct RenderStage: BatchStage {
                 // the portal, where the password is. One PDF per message, encrypted per recipient;
                 // what is no longer needed is let go first, as a PDF may carry megabytes of attachments.
                 rendered = nil
+                var pdf: [UInt8]? = try OTPPDF.render(pdfDocument!)
                 pdfDocument = nil
-                var pdf: [UInt8]? = try OTPPDF.render(document)
                 var mail: [OutboxEntry] = []
                 for (n, address) in envelope.recipients.enumerated() {
                     let encrypted = try PDFEncryptor.encrypt(pdf!, password: credentials[n].password)
                     if n == envelope.recipients.count - 1 { pdf = nil }
                     mail.append(try composer.otpPDF(
                         envelope: envelope, recipient: address, senderName: sender.name, senderAddress: sender.address,
-                        subject: summary.subject, passwordID: credentials[n].passwordID, pdf: encrypted,
+                        subject: summary.subject, passwordID: credentials[n].passwordID, pdf: consume encrypted,
                         filename: Self.pdfFileName(credentials[n]), firstContact: firstContacts.contains(address), now: now))
                 }
                 return (deliveries, mail)
