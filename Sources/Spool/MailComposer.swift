@@ -124,11 +124,5 @@ public struct MailComposer: Sendable {
                           envelopeID: envelope.id, to: rcpt, message: message, now: now)
     }
 
-    static func humanDate(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "d MMMM yyyy 'at' HH:mm 'UTC'"
-        return f.string(from: date)
-    }
+    static func humanDate(_ date: Date) -> String { UTCTime.human(date) }
 }

@@ -29,8 +29,8 @@ extension StateStore {
                 INSERT OR IGNORE INTO outbox (uid, kind, envelope_id, mail_from, rcpt, sealed, created_at, state, attempts,
                     next_attempt_at, payload_file)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)
-                """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, inline, o.createdAt,
-                                 o.createdAt, file])
+                """, arguments: [o.uid, o.kind.rawValue, o.envelopeID, o.mailFrom, o.recipient, inline, UTCTime.database(o.createdAt),
+                                 UTCTime.database(o.createdAt), file])
         }
     }
 
@@ -90,7 +90,7 @@ extension StateStore {
                         sent_at, retried_at, payload_file
                     FROM outbox WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                     ORDER BY created_at, uid LIMIT ?
-                    """, arguments: [now, limit]).compactMap(Self.outboxEntry)
+                    """, arguments: [UTCTime.database(now), limit]).compactMap(Self.outboxEntry)
             }
         }
     }
@@ -127,7 +127,7 @@ extension StateStore {
                     UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
                         sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END
                     WHERE uid = ?
-                    """, arguments: [outcome.rawValue, error, nextAttempt, outcome.rawValue, now, uid])
+                    """, arguments: [outcome.rawValue, error, UTCTime.database(nextAttempt), outcome.rawValue, UTCTime.database(now), uid])
             }
         }
     }
@@ -138,7 +138,7 @@ extension StateStore {
             try pool.write { db in
                 try db.execute(sql: """
                     UPDATE outbox SET state = 'queued', next_attempt_at = ?, retried_at = ? WHERE uid = ? AND state != 'sent'
-                    """, arguments: [now, now, uid])
+                    """, arguments: [UTCTime.database(now), UTCTime.database(now), uid])
             }
         }
     }
@@ -210,7 +210,7 @@ extension StateStore {
             try pool.write { db in
                 for r in reads {
                     try db.execute(sql: "INSERT OR IGNORE INTO receipts_read (receipt_hash, read_at, queued_at) VALUES (?, ?, ?)",
-                                   arguments: [r.hash, r.readAt, now])
+                                   arguments: [r.hash, UTCTime.database(r.readAt), UTCTime.database(now)])
                 }
                 try queue(mdns, db)
                 try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES ('receipt_log', ?)",

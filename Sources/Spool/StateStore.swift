@@ -327,14 +327,14 @@ public final class StateStore: @unchecked Sendable {
                         INSERT OR REPLACE INTO deliveries (mailbox_id, message_id, envelope_id, address, received_at, entry, size,
                             receipt_hash, receipt_context)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, d.receivedAt, Data(d.entry), d.size,
+                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, UTCTime.database(d.receivedAt), Data(d.entry), d.size,
                                          d.receiptHash, d.receiptContext.map { Data($0) }])
                 }
                 try queue(writes.outbox, db)
                 for r in recipients {
                     try db.execute(sql: """
                         INSERT INTO recipients (address, mailbox_id, public_key, created_at) VALUES (?, ?, ?, ?)
-                        """, arguments: [r.address, r.mailboxID, Data(r.publicKey), r.createdAt])
+                        """, arguments: [r.address, r.mailboxID, Data(r.publicKey), UTCTime.database(r.createdAt)])
                 }
                 for m in accepted {
                     try db.execute(sql: """
@@ -343,14 +343,14 @@ public final class StateStore: @unchecked Sendable {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                         arguments: [m.envelopeID, m.spoolName, m.archiveName, m.digest, m.sender,
-                                    Self.encodeList(m.recipients), m.delivery, m.readReceipt, m.created,
-                                    m.expires, m.receivedAt, m.signer, m.cipher, m.size])
+                                    Self.encodeList(m.recipients), m.delivery, m.readReceipt, UTCTime.database(m.created),
+                                    UTCTime.database(m.expires), UTCTime.database(m.receivedAt), m.signer, m.cipher, m.size])
                 }
                 for r in rejected {
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO rejections (spool_name, digest, code, sentence, rejected_at)
                         VALUES (?, ?, ?, ?, ?)
-                        """, arguments: [r.spoolName, r.digest, r.code.rawValue, r.sentence, r.rejectedAt])
+                        """, arguments: [r.spoolName, r.digest, r.code.rawValue, r.sentence, UTCTime.database(r.rejectedAt)])
                 }
             }
         }
@@ -362,7 +362,7 @@ public final class StateStore: @unchecked Sendable {
                 try db.execute(sql: """
                     INSERT INTO sweeps (started_at, duration_ms, result, accepted, rejected, error)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [s.startedAt, s.durationMS, s.result, s.accepted, s.rejected, s.error])
+                    """, arguments: [UTCTime.database(s.startedAt), s.durationMS, s.result, s.accepted, s.rejected, s.error])
             }
         }
     }

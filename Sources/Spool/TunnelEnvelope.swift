@@ -171,11 +171,7 @@ public struct TunnelEnvelope: Sendable, Equatable {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
-    static func formatTime(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
+    static func formatTime(_ date: Date) -> String { UTCTime.rfc3339(date) }
 
     /// The JSON shape; types are enforced by the decoder, presence and values above.
     private struct RawEnvelope: Decodable {

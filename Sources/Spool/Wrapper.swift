@@ -84,11 +84,5 @@ public enum Wrapper {
         return String((0..<length).map { _ in alphabet[Int(rng.next(upperBound: UInt64(alphabet.count)))] })
     }
 
-    static func rfc5322Date(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
-        return f.string(from: date)
-    }
+    static func rfc5322Date(_ date: Date) -> String { UTCTime.rfc5322(date) }
 }
