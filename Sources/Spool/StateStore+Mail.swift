@@ -53,9 +53,16 @@ extension StateStore {
 
     static func delivery(_ row: Row) -> DeliveryRecord {
         DeliveryRecord(mailboxID: row["mailbox_id"], messageID: row["message_id"], envelopeID: row["envelope_id"],
-                       address: row["address"], receivedAt: row["received_at"], entry: [UInt8](row["entry"] as Data),
+                       address: row["address"], receivedAt: Self.date(row, "received_at") ?? .distantPast, entry: [UInt8](row["entry"] as Data),
                        size: row["size"], receiptHash: row["receipt_hash"],
                        receiptContext: (row["receipt_context"] as Data?).map { [UInt8]($0) })
+    }
+
+    /// A date column, written by UTCTime.database (or by GRDB, in the same form): parsed by
+    /// hand, as GRDB's own decoding builds an ICU calendar. Anything else falls back to GRDB.
+    static func date(_ row: Row, _ column: String) -> Date? {
+        if let text = row[column] as String?, let date = UTCTime.parseDatabase(text) { return date }
+        return row[column] as Date?
     }
 
     static func outboxEntry(_ row: Row) -> OutboxEntry? {
@@ -64,14 +71,14 @@ extension StateStore {
         // one entry at a time, when that mail is sent (sealedPayload).
         let sealed = row.hasColumn("sealed") ? [UInt8]((row["sealed"] as Data?) ?? Data()) : []
         var e = OutboxEntry(uid: row["uid"], kind: kind, envelopeID: row["envelope_id"], mailFrom: row["mail_from"],
-                            recipient: row["rcpt"], sealed: sealed, createdAt: row["created_at"])
+                            recipient: row["rcpt"], sealed: sealed, createdAt: Self.date(row, "created_at") ?? .distantPast)
         e.payloadFile = row["payload_file"]
         e.state = OutboxEntry.State(rawValue: row["state"]) ?? .queued
         e.attempts = row["attempts"]
-        e.nextAttemptAt = row["next_attempt_at"]
+        e.nextAttemptAt = Self.date(row, "next_attempt_at")
         e.lastError = row["last_error"]
-        e.sentAt = row["sent_at"]
-        e.retriedAt = row["retried_at"]
+        e.sentAt = Self.date(row, "sent_at")
+        e.retriedAt = Self.date(row, "retried_at")
         return e
     }
 
@@ -163,7 +170,7 @@ extension StateStore {
                     case nil: break
                     }
                 }
-                c.oldestQueued = try Date.fetchOne(db, sql: "SELECT MIN(created_at) FROM outbox WHERE state = 'queued'")
+                c.oldestQueued = try String.fetchOne(db, sql: "SELECT MIN(created_at) FROM outbox WHERE state = 'queued'").flatMap(UTCTime.parseDatabase)
                 return c
             }
         }

@@ -252,7 +252,7 @@ public final class StateStore: @unchecked Sendable {
                     for row in try Row.fetchAll(db, sql: "SELECT * FROM recipients WHERE address IN (\(marks))",
                                                 arguments: StatementArguments(chunk)) {
                         let r = RecipientRecord(address: row["address"], mailboxID: row["mailbox_id"],
-                                                publicKey: [UInt8](row["public_key"] as Data), createdAt: row["created_at"])
+                                                publicKey: [UInt8](row["public_key"] as Data), createdAt: Self.date(row, "created_at") ?? .distantPast)
                         found[r.address] = r
                     }
                 }
@@ -382,7 +382,7 @@ public final class StateStore: @unchecked Sendable {
                     byCode[row["code"]] = row["n"]
                 }
                 let last = try Row.fetchOne(db, sql: "SELECT * FROM sweeps ORDER BY id DESC LIMIT 1").map {
-                    SweepRecord(startedAt: $0["started_at"], durationMS: $0["duration_ms"], result: $0["result"],
+                    SweepRecord(startedAt: Self.date($0, "started_at") ?? .distantPast, durationMS: $0["duration_ms"], result: $0["result"],
                                 accepted: $0["accepted"], rejected: $0["rejected"], error: $0["error"])
                 }
                 return Counts(accepted: accepted, rejectedByCode: byCode, lastSweep: last)
@@ -402,15 +402,15 @@ public final class StateStore: @unchecked Sendable {
     private static func message(_ row: Row) -> MessageRecord {
         MessageRecord(envelopeID: row["envelope_id"], spoolName: row["spool_name"], archiveName: row["archive_name"],
                       digest: row["digest"], sender: row["sender"], recipients: decodeList(row["recipients"]),
-                      delivery: row["delivery"], readReceipt: row["read_receipt"], created: row["created_at"],
-                      expires: row["expires_at"], receivedAt: row["received_at"], signer: row["signer"],
+                      delivery: row["delivery"], readReceipt: row["read_receipt"], created: Self.date(row, "created_at") ?? .distantPast,
+                      expires: Self.date(row, "expires_at"), receivedAt: Self.date(row, "received_at") ?? .distantPast, signer: row["signer"],
                       cipher: row["cipher"], size: row["size"])
     }
 
     private static func rejection(_ row: Row) -> RejectionRecord {
         RejectionRecord(spoolName: row["spool_name"], digest: row["digest"],
                         code: ReasonCode(rawValue: row["code"]) ?? .malformedMIME,
-                        sentence: row["sentence"], rejectedAt: row["rejected_at"])
+                        sentence: row["sentence"], rejectedAt: Self.date(row, "rejected_at") ?? .distantPast)
     }
 
     private static func encodeList(_ list: [String]) -> String {

@@ -52,6 +52,19 @@ enum UTCTime {
 
     static func database(_ date: Date?) -> String? { date.map(database) }
 
+    /// "YYYY-MM-DD HH:MM:SS.SSS" (the form `database` writes; a "T" for the space, and no or
+    /// any number of fraction digits, are taken too), in UTC. Nil for anything else.
+    static func parseDatabase(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        guard b.count >= 19, b[10] == UInt8(ascii: " ") || b[10] == UInt8(ascii: "T") else { return nil }
+        var iso = Array("0000-00-00T00:00:00".utf8)
+        for i in 0..<19 where i != 10 { iso[i] = b[i] }
+        let rest = b[19...]
+        guard rest.isEmpty || (rest.first == UInt8(ascii: ".") && rest.count > 1
+                               && rest.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }) else { return nil }
+        return TunnelEnvelope.parseTime(String(decoding: iso + Array(rest) + [UInt8(ascii: "Z")], as: UTF8.self))
+    }
+
     static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                              "October", "November", "December"]
     static let weekdayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
