@@ -36,7 +36,10 @@ for msg in examples/messages/*.eml; do
   i=$((i + 1))
   # A Maildir delivery: write into tmp/, then rename into new/.
   name="$(date +%s).demo$i.$$.$(hostname)"
-  "$BIN" wrap --config "$DEMO/gateway/gateway.toml" --to "$DEMO_ADDRESS" --read-receipt \
+  # A sample named *-otp.eml is sent in OTP mode: mailed as a protected PDF.
+  mode=""
+  case "$msg" in *-otp.eml) mode="--otp-pdf" ;; esac
+  "$BIN" wrap --config "$DEMO/gateway/gateway.toml" --to "$DEMO_ADDRESS" --read-receipt $mode \
     --password "$DEMO_ADDRESS=$DEMO_PASSWORD" \
     < "$msg" > "spool/tmp/$name"
   mv "spool/tmp/$name" "spool/new/$name"
@@ -62,6 +65,7 @@ spoolrun demo is running.
   Portal:   http://$LISTEN/
   Sign-in:  $DEMO_ADDRESS  /  $DEMO_PASSWORD
   Archive:  $ROOT/spool/archive   Quarantine: $ROOT/spool/failed
-  Mail out: $DEMO/mail (notifications; read receipts after the next sweep: $BIN run --config $DEMO/spoolrun.toml)
+  Mail out: $DEMO/mail (notifications, and the protected PDF of the OTP sample; read receipts
+            after the next sweep: $BIN run --config $DEMO/spoolrun.toml)
   Stop:     make demo-stop
 MSG
