@@ -155,9 +155,35 @@ public struct KeyBundle: Sendable, Equatable {
 }
 
 public enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Unpadded base64url (RFC 4648 §5), written directly: every index entry and key bundle
+    /// goes through here.
     public static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let count = (bytes.count * 4 + 2) / 3
+        return String(unsafeUninitializedCapacity: count) { out in
+            var o = 0
+            var i = 0
+            func put(_ sextet: UInt32) {
+                out[o] = alphabet[Int(sextet & 63)]
+                o += 1
+            }
+            while i + 3 <= bytes.count {
+                let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                put(v >> 18); put(v >> 12); put(v >> 6); put(v)
+                i += 3
+            }
+            switch bytes.count - i {
+            case 1:
+                let v = UInt32(bytes[i]) << 16
+                put(v >> 18); put(v >> 12)
+            case 2:
+                let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+                put(v >> 18); put(v >> 12); put(v >> 6)
+            default: break
+            }
+            return o
+        }
     }
 
     /// Unpadded base64url only (docs/sealed-format.md), as the browser's decoder: "=", "+",

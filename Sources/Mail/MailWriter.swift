@@ -125,7 +125,14 @@ enum MailWriter {
 
     private static func textPart(_ text: String, subtype: String) -> UnsafeMutablePointer<GMimeObject> {
         // Line ends as LF; a lone CR would otherwise survive into the body.
-        let normalized = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        var lines: [UInt8] = []
+        lines.reserveCapacity(text.utf8.count)
+        var previousCR = false
+        for byte in text.utf8 {
+            defer { previousCR = byte == 0x0D }
+            if byte == 0x0D { lines.append(0x0A) } else if !(byte == 0x0A && previousCR) { lines.append(byte) }
+        }
+        let normalized = String(decoding: lines, as: UTF8.self)
         let part = g_mime_text_part_new_with_subtype(subtype)!
         g_mime_text_part_set_text(part, normalized)  // sets charset us-ascii or utf-8
         let asPart = UnsafeMutableRawPointer(part).assumingMemoryBound(to: GMimePart.self)

@@ -93,11 +93,19 @@ public enum FileSystem {
     }()
 
     public static func makeDirectory(_ path: String, mode: mode_t) throws {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw FileSystemError(path: path, operation: "mkdir (a file is in the way)", errno: EEXIST) }
+        // One mkdir(2) in the common cases (made, or there already): the render step makes a
+        // directory per message and recipient.
+        if mkdir(path, mode) == 0 {
+            guard chmod(path, mode) == 0 else { throw FileSystemError(path: path, operation: "chmod", errno: errno) }
             return
         }
+        let failure = errno
+        var st = stat()
+        if failure == EEXIST, stat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else { throw FileSystemError(path: path, operation: "mkdir (a file is in the way)", errno: EEXIST) }
+            return
+        }
+        guard failure == ENOENT else { throw FileSystemError(path: path, operation: "mkdir", errno: failure) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard chmod(path, mode) == 0 else { throw FileSystemError(path: path, operation: "chmod", errno: errno) }
     }

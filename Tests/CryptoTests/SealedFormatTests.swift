@@ -120,4 +120,15 @@ final class Base64URLTests: XCTestCase {
             XCTAssertNil(Base64URL.decode(bad), bad.debugDescription)
         }
     }
+
+    func testBase64URLIsUnpaddedRFC4648Section5AndRoundTripsAtEveryLength() {
+        var rng = SeededGenerator(seed: 4648)
+        for length in 0..<300 {
+            let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let expected = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            XCTAssertEqual(Base64URL.encode(bytes), expected, "\(length) bytes")
+            XCTAssertEqual(Base64URL.decode(Base64URL.encode(bytes)), bytes, "\(length) bytes")
+        }
+    }
 }
