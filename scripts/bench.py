@@ -121,33 +121,40 @@ def measured(cmd):
     return seconds, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
-def large_message_figures(binary, inst, warmup, attachment_mib, repeat):
-    """Sweeps one tunnel message with `attachment_mib` MiB of attachments to a recipient who
-    is already known (the warm-up sweep before it makes the recipient)."""
+def one_message_sweeps(binary, inst, warmup, path, wrap_args, name, repeat):
+    """Sweeps the original in `path`, wrapped with `wrap_args`, `repeat` times, each time to
+    a recipient who is already known (a warm-up sweep first makes the recipient). Returns
+    the best time, the worst peak RSS and the tunnel file's size."""
     config = os.path.join(inst, "spoolrun.toml")
-    path = os.path.join(os.path.dirname(inst), "large.eml")
-    write_in_child(path, lambda: large_original("alice@corp.test", "bob@ext.test", attachment_mib * MIB))
     sweep_cmd = [binary, "run", "--quiet", "--config", config]
     best, peak, tunnel_size = None, 0, 0
     for n in range(repeat):
         # A fresh wrap each run: the same envelope id twice would be a replay.
-        tunnel = os.path.join(os.path.dirname(inst), f"large-{n}.tunnel")
+        tunnel = os.path.join(os.path.dirname(inst), f"{name}-{n}.tunnel")
         with open(path, "rb") as src, open(tunnel, "wb") as dst:
-            subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"),
-                            "--to", "bob@ext.test", "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
+            subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml")] + wrap_args
+                           + ["--to", "bob@ext.test", "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
         tunnel_size = os.path.getsize(tunnel)
         reset(inst, [warmup])
         subprocess.run(sweep_cmd, check=True)
-        os.link(tunnel, os.path.join(inst, "spool", "new", "large"))
+        os.link(tunnel, os.path.join(inst, "spool", "new", name))
         seconds, rss = measured(sweep_cmd)
-        if not os.path.exists(os.path.join(inst, "spool", "archive", "large")):
-            raise SystemExit("the large message was not accepted: " + " ".join(os.listdir(os.path.join(inst, "spool", "failed"))))
+        if not os.path.exists(os.path.join(inst, "spool", "archive", name)):
+            raise SystemExit(f"the {name} message was not accepted: " + " ".join(os.listdir(os.path.join(inst, "spool", "failed"))))
         os.unlink(tunnel)
         best = seconds if best is None else min(best, seconds)
         peak = max(peak, rss)
+    return best, peak, tunnel_size
+
+
+def large_message_figures(binary, inst, warmup, attachment_mib, repeat):
+    """One tunnel message with `attachment_mib` MiB of attachments, to a known recipient."""
+    path = os.path.join(os.path.dirname(inst), "large.eml")
+    write_in_child(path, lambda: large_original("alice@corp.test", "bob@ext.test", attachment_mib * MIB))
+    best, peak, tunnel_size = one_message_sweeps(binary, inst, warmup, path, [], "large", repeat)
     # What any sweep costs: the same process over an empty spool (libraries, runtime, state).
     reset(inst, [])
-    _, empty = measured(sweep_cmd)
+    _, empty = measured([binary, "run", "--quiet", "--config", os.path.join(inst, "spoolrun.toml")])
     return {"attachments": attachment_mib * MIB, "original": os.path.getsize(path), "tunnel": tunnel_size,
             "seconds": best, "peak": peak, "empty": empty}
 
@@ -167,29 +174,13 @@ def otp_figures(binary, inst, warmup, repeat):
     which renders the PDF with libharu, encrypts it with qpdf and queues it as a mail; for a
     message with 20 MiB of attachments and for a 100-page text. Peak memory is held against
     DESIGN §10's bound, 3x the message size plus 50 MiB."""
-    config = os.path.join(inst, "spoolrun.toml")
-    sweep_cmd = [binary, "run", "--quiet", "--config", config]
     cases = [("20 MiB attachments", lambda: large_original("alice@corp.test", "bob@ext.test", 20 * MIB)),
              ("100-page text", lambda: long_text_original("alice@corp.test", "bob@ext.test"))]
     out = []
     for label, make in cases:
         path = os.path.join(os.path.dirname(inst), "otp.eml")
         write_in_child(path, make)
-        best, peak = None, 0
-        for n in range(repeat):
-            tunnel = os.path.join(os.path.dirname(inst), f"otp-{n}.tunnel")
-            with open(path, "rb") as src, open(tunnel, "wb") as dst:
-                subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"), "--otp-pdf",
-                                "--to", "bob@ext.test", "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
-            reset(inst, [warmup])
-            subprocess.run(sweep_cmd, check=True)
-            os.link(tunnel, os.path.join(inst, "spool", "new", "otp"))
-            seconds, rss = measured(sweep_cmd)
-            if not os.path.exists(os.path.join(inst, "spool", "archive", "otp")):
-                raise SystemExit("the OTP message was not accepted: " + " ".join(os.listdir(os.path.join(inst, "spool", "failed"))))
-            os.unlink(tunnel)
-            best = seconds if best is None else min(best, seconds)
-            peak = max(peak, rss)
+        best, peak, _ = one_message_sweeps(binary, inst, warmup, path, ["--otp-pdf"], "otp", repeat)
         out.append((label, os.path.getsize(path), best, peak))
         os.unlink(path)
     return out

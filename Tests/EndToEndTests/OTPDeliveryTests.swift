@@ -117,13 +117,7 @@ final class OTPDeliveryTests: XCTestCase {
 
     private func signIn(_ b: WebDriver, _ address: String, _ password: String) throws {
         try b.navigate(base)
-        let field = try b.waitFor("#address")
-        try b.clear(field)
-        try b.sendKeys(field, address)
-        let secret = try b.waitFor("#password")
-        try b.clear(secret)
-        try b.sendKeys(secret, password)
-        try b.click(try b.waitFor("#signin-button"))
+        try b.submitPortalSignIn(address, password)
         _ = try b.waitFor("#entries .entry", attempts: 300)
     }
 

@@ -330,13 +330,7 @@ final class PortalBrowserTests: XCTestCase {
     // MARK: - Helpers
 
     private func signIn(_ b: WebDriver, _ address: String, _ password: String) throws {
-        let field = try b.waitFor("#address")
-        try b.clear(field)
-        try b.sendKeys(field, address)
-        let secret = try b.waitFor("#password")
-        try b.clear(secret)
-        try b.sendKeys(secret, password)
-        try b.click(try b.waitFor("#signin-button"))
+        try b.submitPortalSignIn(address, password)
     }
 
     /// Wraps one more message to Bob and sweeps it into his mailbox.

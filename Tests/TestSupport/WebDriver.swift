@@ -316,3 +316,17 @@ public enum LocalPorts {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
+
+extension WebDriver {
+    /// Fills in the portal's sign-in form and submits it; the caller waits for what should
+    /// follow (the inbox, or the error).
+    public func submitPortalSignIn(_ address: String, _ password: String) throws {
+        let field = try waitFor("#address")
+        try clear(field)
+        try sendKeys(field, address)
+        let secret = try waitFor("#password")
+        try clear(secret)
+        try sendKeys(secret, password)
+        try click(try waitFor("#signin-button"))
+    }
+}
