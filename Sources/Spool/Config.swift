@@ -47,6 +47,10 @@ public struct SpoolrunConfig: Sendable {
     public var giveUpAfter: TimeInterval
     /// One run of the sendmail command may take this long; then it is killed and counts as a failure.
     public var mailTimeout: TimeInterval
+    // [metrics]
+    /// Where each sweep writes its Prometheus metrics (node_exporter's textfile collector
+    /// reads *.prom files); nil writes none.
+    public var metricsTextfile: String? = nil
 
     public static var defaultPath: String {
         ProcessInfo.processInfo.environment["SPOOLRUN_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
@@ -113,6 +117,10 @@ public struct SpoolrunConfig: Sendable {
         if !EmailAddress.isValid(from) {
             throw ConfigError(file: path, key: "mail.from", problem: "\"\(from)\" is not an email address")
         }
+
+        let metrics = try root.section("metrics")
+        let metricsTextfile = try metrics?.path("textfile")
+        try metrics?.finish()
         try root.finish()
         _ = dir
 
@@ -124,7 +132,8 @@ public struct SpoolrunConfig: Sendable {
             maxMessageBytes: maxMB * 1024 * 1024, batchSize: batch, workers: workers,
             portalURL: url, readReceipts: readReceipts, showSubject: showSubject, otpPortalCopy: otpPortalCopy,
             retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
-            mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout))
+            mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout),
+            metricsTextfile: metricsTextfile)
     }
 }
 

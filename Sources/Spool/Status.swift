@@ -17,6 +17,14 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var waiting: Int
     public var lastSweep: LastSweep?
     public var outbox: OutboxStatus
+    /// The figures of the metrics file (Metrics.swift), taken when `status` runs.
+    /// Tunnel files in spool/held (over quota).
+    public var held: Int = 0
+    public var mailboxes: Int = 0
+    /// The size of the messages in all mailboxes (original message size per recipient).
+    public var mailboxBytes: Int = 0
+    /// When the last successful sweep finished, in unix seconds (to the millisecond); nil if none has.
+    public var lastSuccessfulSweepTimestamp: Double?
 
     public struct OutboxStatus: Sendable, Codable, Equatable {
         public var queued: Int
@@ -24,22 +32,33 @@ public struct StatusReport: Sendable, Codable, Equatable {
         /// Given up on after mail.give_up_after: kept until an administrator retries them.
         public var failed: Int
         public var oldestQueued: String?
+        /// Seconds since the oldest queued mail was queued; 0 when none is.
+        public var oldestQueuedAgeSeconds: Double = 0
     }
 
-    public static func gather(config: SpoolrunConfig) throws -> StatusReport {
+    public static func gather(config: SpoolrunConfig, now: Date = Date()) throws -> StatusReport {
         let store = try StateStore(directory: config.state)
-        let counts = try store.counts()
-        let waiting = SpoolDirectory(root: config.spool).waitingCount()
-        let mail = try store.outboxCounts()
-        return StatusReport(
-            accepted: counts.accepted, failed: counts.rejectedByCode,
-            failedTotal: counts.rejectedByCode.values.reduce(0, +), waiting: waiting,
-            lastSweep: counts.lastSweep.map {
-                LastSweep(startedAt: TunnelEnvelope.formatTime($0.startedAt), durationMS: $0.durationMS,
-                          result: $0.result, accepted: $0.accepted, rejected: $0.rejected, error: $0.error)
-            },
-            outbox: OutboxStatus(queued: mail.queued, sent: mail.sent, failed: mail.failed,
-                                 oldestQueued: mail.oldestQueued.map(TunnelEnvelope.formatTime)))
+        return StatusReport(try MetricsSnapshot.gather(config: config, store: store, now: now))
+    }
+
+    /// The same snapshot the metrics file is made of, in status's terms.
+    public init(_ m: MetricsSnapshot) {
+        let c = m.store
+        accepted = c.accepted
+        failed = c.rejectedByCode
+        failedTotal = c.rejectedByCode.values.reduce(0, +)
+        waiting = m.waiting
+        lastSweep = c.lastSweep.map {
+            LastSweep(startedAt: TunnelEnvelope.formatTime($0.startedAt), durationMS: $0.durationMS,
+                      result: $0.result, accepted: $0.accepted, rejected: $0.rejected, error: $0.error)
+        }
+        outbox = OutboxStatus(queued: c.outbox.queued, sent: c.outbox.sent, failed: c.outbox.failed,
+                              oldestQueued: c.outbox.oldestQueued.map(TunnelEnvelope.formatTime),
+                              oldestQueuedAgeSeconds: m.oldestQueuedAgeSeconds)
+        held = m.held
+        mailboxes = c.mailboxes
+        mailboxBytes = c.mailboxBytes
+        lastSuccessfulSweepTimestamp = m.lastSuccessfulSweepTimestamp
     }
 
     public func json() -> String {
@@ -53,11 +72,16 @@ public struct StatusReport: Sendable, Codable, Equatable {
         var lines = ["accepted: \(accepted)", "failed: \(failedTotal)"]
         for code in failed.keys.sorted() { lines.append("  \(code): \(failed[code]!)") }
         lines.append("waiting in spool/new: \(waiting)")
+        lines.append("held in spool/held: \(held)")
+        lines.append("mailboxes: \(mailboxes), \(mailboxBytes) bytes")
         if let s = lastSweep {
             lines.append("last sweep: \(s.startedAt), \(s.result), \(s.durationMS) ms, \(s.accepted) accepted, \(s.rejected) rejected"
                          + (s.error.map { " (\($0))" } ?? ""))
         } else {
             lines.append("last sweep: never")
+        }
+        if let t = lastSuccessfulSweepTimestamp, lastSweep?.result != "ok" {
+            lines.append("last successful sweep: \(TunnelEnvelope.formatTime(Date(timeIntervalSince1970: t)))")
         }
         lines.append("outbox: \(outbox.queued) queued, \(outbox.sent) sent, \(outbox.failed) failed"
                      + (outbox.oldestQueued.map { " (oldest queued \($0))" } ?? ""))

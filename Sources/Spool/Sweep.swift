@@ -76,11 +76,14 @@ public final class Sweep {
             summary.durationMS = Self.elapsedMS(since: startTick)
             try? store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "failed",
                                                accepted: summary.accepted, rejected: summary.rejected, error: "\(error)"))
+            MetricsTextfile.write(config: config, store: store, now: clock(), logger: logger)
             throw error
         }
         summary.durationMS = Self.elapsedMS(since: startTick)
         try store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "ok",
                                           accepted: summary.accepted, rejected: summary.rejected, error: nil))
+        // Monitoring never changes the sweep's result: a write error is logged (MetricsTextfile).
+        MetricsTextfile.write(config: config, store: store, now: clock(), logger: logger)
         logger.info("sweep done", metadata: ["accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
                                              "skipped": "\(summary.skipped)", "ms": "\(summary.durationMS)"])
         return summary
