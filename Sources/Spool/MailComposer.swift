@@ -64,7 +64,7 @@ public struct MailComposer: Sendable {
     /// The notice to a recipient that a message waits: sender and link, never the body; the
     /// subject only with portal.show_subject.
     public func notification(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
-                             subject: String?, firstContact: Bool, now: Date) throws -> OutboxEntry {
+                             subject: String?, firstContact: Bool, round: Int = 0, now: Date) throws -> OutboxEntry {
         var values: [String: TemplateValue] = [
             "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
             "sender_address": .text(envelope.sender), "recipient": .text(recipient),
@@ -72,7 +72,7 @@ public struct MailComposer: Sendable {
         ]
         if config.showSubject, let subject { values["subject"] = .text(HeaderText.clean(subject)) }
         let text = templates.render(.notification, values)
-        return try entry(.notification, uid: OutboxEntry.uid(.notification, cause: envelope.id, recipient: recipient),
+        return try entry(.notification, uid: OutboxEntry.uid(.notification, cause: envelope.id, recipient: recipient, round: round),
                          envelopeID: envelope.id, to: MailAddress(address: recipient), text: text, now: now, body: Self.textAndHTML)
     }
 
@@ -105,7 +105,7 @@ public struct MailComposer: Sendable {
     /// is sealed: with a PDF of megabytes, the two need not be in memory at once.
     public func otpPDF(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
                        subject: String?, passwordID: String, pdf: consuming [UInt8], filename: String, firstContact: Bool = false,
-                       now: Date) throws -> OutboxEntry {
+                       round: Int = 0, now: Date) throws -> OutboxEntry {
         var values: [String: TemplateValue] = [
             "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
             "recipient": .text(recipient), "portal_url": .text(config.portalURL), "password_id": .text(passwordID),
@@ -120,7 +120,7 @@ public struct MailComposer: Sendable {
                                   attachment: OutgoingAttachment(filename: filename, mediaType: "application/pdf", data: consume pdf)))
         let message = try mail!.rfc5322()
         mail = nil
-        return try sealed(.otpPDF, uid: OutboxEntry.uid(.otpPDF, cause: envelope.id, recipient: recipient),
+        return try sealed(.otpPDF, uid: OutboxEntry.uid(.otpPDF, cause: envelope.id, recipient: recipient, round: round),
                           envelopeID: envelope.id, to: rcpt, message: message, now: now)
     }
 

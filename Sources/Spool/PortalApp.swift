@@ -23,19 +23,25 @@ public enum PortalApp {
         return candidates.first(where: holdsApp)
     }
 
-    /// Copies index.html and assets/ from `source` into `www`, each file atomically.
-    public static func install(from source: String, to www: String) throws {
+    /// Copies index.html and assets/ from `source` into `www`, each file atomically, and
+    /// only the files that differ: returns how many were written.
+    @discardableResult
+    public static func install(from source: String, to www: String) throws -> Int {
         let from = (source as NSString).standardizingPath, to = (www as NSString).standardizingPath
-        guard from != to else { return }
+        guard from != to else { return 0 }
         var files = ["index.html"]
         let assets = (try? FileManager.default.contentsOfDirectory(atPath: from + "/assets")) ?? []
         files += assets.filter { !$0.hasPrefix(".") }.sorted().map { "assets/" + $0 }
         try FileSystem.makeDirectory(to + "/assets", mode: 0o755)
+        var written = 0
         for file in files {
             guard let data = FileManager.default.contents(atPath: from + "/" + file) else {
                 throw SetupError(message: "the portal app file \(from)/\(file) cannot be read")
             }
+            if FileManager.default.contents(atPath: to + "/" + file) == data { continue }
             try FileSystem.writeAtomically([UInt8](data), to: to + "/" + file, mode: 0o644)
+            written += 1
         }
+        return written
     }
 }

@@ -12,8 +12,21 @@ public struct RenderStage: BatchStage {
     public let step = PipelineStep.render
     /// PBKDF2 iterations for new recipients (lower only in tests).
     let loginIterations: Int
+    let mode: Mode
 
-    public init(loginIterations: Int = SealedFormat.loginIterations) { self.loginIterations = loginIterations }
+    /// A sweep renders new messages: first contact, notifications. `reprocess` renders
+    /// archived ones again for known recipients only (`only`: one of them), and queues mail
+    /// only when asked to (`notifyRound`: the round that makes the mail new, so it is sent
+    /// again); what would come out the same is not written again.
+    public enum Mode: Sendable, Equatable {
+        case sweep
+        case reprocess(only: String?, notifyRound: Int?)
+    }
+
+    public init(loginIterations: Int = SealedFormat.loginIterations, mode: Mode = .sweep) {
+        self.loginIterations = loginIterations
+        self.mode = mode
+    }
 
     public func run(_ items: inout [BatchItem], writes: inout BatchWrites, context: SweepContext) throws {
         let accepted = items.indices.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
@@ -30,8 +43,9 @@ public struct RenderStage: BatchStage {
         let firstContact = FirstContact(www: www, installationSalt: salt, iterations: loginIterations)
 
         // First contact, one address at a time (each costs one PBKDF2 run, by design).
+        // Reprocessing never meets anyone: a recipient it does not know (deleted) is left out.
         var introduced: [String: (envelopeID: String, bundleFile: String)] = [:]
-        for i in accepted {
+        for i in accepted where mode == .sweep {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
             for address in tunnel.envelope.recipients where recipients[address] == nil {
                 let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
@@ -45,7 +59,7 @@ public struct RenderStage: BatchStage {
             }
         }
 
-        let writer = MailboxWriter(www: www)
+        let writer = MailboxWriter(www: www, digestKey: try outboxKey.derived("render-digest"))
         let known = recipients
         let now = context.now
         // Each worker takes its message's original (tens of MB for a large message) out of the
@@ -56,23 +70,32 @@ public struct RenderStage: BatchStage {
             return tunnel
         })
         let snapshot = items
+        var ids: [String] = []
+        for i in accepted { if case .accepted(let t) = items[i].outcome { ids += t.envelope.recipients.map { MailboxWriter.messageID(envelopeID: t.envelope.id, address: $0) } } }
+        let previous = try context.store.deliveries(messageIDs: ids)
+        let only: String?, mailRound: Int?
+        switch mode {
+        case .sweep: (only, mailRound) = (nil, 0)
+        case .reprocess(let o, let round): (only, mailRound) = (o, round)
+        }
         let wantsReceipts = context.config.readReceipts
         let firstContacts = Set(writes.recipients.map(\.address))
         // Rendering, sealing and composing each recipient's mail, per message on all cores.
         let otpPasswords = try OTPPasswords(key: outboxKey)
         let portalCopy = context.config.otpPortalCopy
-        let results: [Result<([DeliveryRecord], [OutboxEntry]), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
+        let results: [Result<([DeliveryRecord], [OutboxEntry], Set<String>), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
             Result {
                 let tunnel = originals.take(n)
                 let envelope = tunnel.envelope
+                let addresses = envelope.recipients.filter { known[$0] != nil && (only == nil || $0 == only) }
                 var rendered: RenderedMessage? = try RenderedMessage(consume tunnel)
                 let summary = rendered!.summary
                 // OTP mode: each recipient's password, shown in their mailbox, opens their PDF.
                 var pdfDocument = rendered!.pdf
                 let credentials = try pdfDocument.map { _ in
-                    try envelope.recipients.map { try otpPasswords.credentials(envelopeID: envelope.id, address: $0) }
+                    try addresses.map { try otpPasswords.credentials(envelopeID: envelope.id, address: $0) }
                 }
-                let deliveries = try envelope.recipients.enumerated().map { n, address in
+                let written = try addresses.enumerated().map { n, address in
                     let recipient = known[address]!
                     let messageID = MailboxWriter.messageID(envelopeID: envelope.id, address: address)
                     let receipt = wantsReceipts && envelope.readReceipt
@@ -84,16 +107,20 @@ public struct RenderStage: BatchStage {
                                             file: Self.pdfFileName($0[n]), portalCopy: portalCopy)
                     }
                     return try writer.write(rendered!, for: recipient, envelopeID: envelope.id, receivedAt: now,
-                                            receipt: receipt, otp: otp)
+                                            receipt: receipt, otp: otp, previous: previous[messageID])
                 }
+                let deliveries = written.map(\.record)
+                let changed = Set(written.filter(\.changed).map(\.record.mailboxID))
+                // Reprocessing mails nothing unless asked to.
+                guard let round = mailRound else { return (deliveries, [], changed) }
                 let sender = (name: summary.fromName, address: summary.fromAddress ?? envelope.sender)
                 guard pdfDocument != nil, let credentials else {
                     // Each recipient learns that a message waits; queued with the delivery itself.
-                    return (deliveries, try envelope.recipients.map {
+                    return (deliveries, try addresses.map {
                         try composer.notification(envelope: envelope, recipient: $0, senderName: sender.name,
                                                   senderAddress: sender.address, subject: summary.subject,
-                                                  firstContact: firstContacts.contains($0), now: now)
-                    })
+                                                  firstContact: firstContacts.contains($0), round: round, now: now)
+                    }, changed)
                 }
                 // The PDF mail stands in for the notification: it names the password id and links to
                 // the portal, where the password is. One PDF per message, encrypted per recipient;
@@ -102,23 +129,24 @@ public struct RenderStage: BatchStage {
                 var pdf: [UInt8]? = try OTPPDF.render(pdfDocument!)
                 pdfDocument = nil
                 var mail: [OutboxEntry] = []
-                for (n, address) in envelope.recipients.enumerated() {
+                for (n, address) in addresses.enumerated() {
                     let encrypted = try PDFEncryptor.encrypt(pdf!, password: credentials[n].password)
-                    if n == envelope.recipients.count - 1 { pdf = nil }
+                    if n == addresses.count - 1 { pdf = nil }
                     mail.append(try composer.otpPDF(
                         envelope: envelope, recipient: address, senderName: sender.name, senderAddress: sender.address,
                         subject: summary.subject, passwordID: credentials[n].passwordID, pdf: consume encrypted,
-                        filename: Self.pdfFileName(credentials[n]), firstContact: firstContacts.contains(address), now: now))
+                        filename: Self.pdfFileName(credentials[n]), firstContact: firstContacts.contains(address), round: round,
+                        now: now))
                 }
-                return (deliveries, mail)
+                return (deliveries, mail, changed)
             }
         }
         var touched: Set<String> = []
         for (n, result) in results.enumerated() {
             switch result {
-            case .success(let (deliveries, notifications)):
+            case .success(let (deliveries, notifications, changed)):
                 writes.deliveries += deliveries
-                touched.formUnion(deliveries.map(\.mailboxID))
+                touched.formUnion(changed)
                 writes.outbox += notifications
             case .failure(let error as MIMEError):
                 items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))

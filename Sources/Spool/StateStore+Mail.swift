@@ -55,7 +55,7 @@ extension StateStore {
         DeliveryRecord(mailboxID: row["mailbox_id"], messageID: row["message_id"], envelopeID: row["envelope_id"],
                        address: row["address"], receivedAt: Self.date(row, "received_at") ?? .distantPast, entry: [UInt8](row["entry"] as Data),
                        size: row["size"], receiptHash: row["receipt_hash"],
-                       receiptContext: (row["receipt_context"] as Data?).map { [UInt8]($0) })
+                       receiptContext: (row["receipt_context"] as Data?).map { [UInt8]($0) }, renderDigest: row["render_digest"])
     }
 
     /// A date column, written by UTCTime.database (or by GRDB, in the same form): parsed by

@@ -53,6 +53,9 @@ public struct DeliveryRecord: Sendable, Equatable {
     public var receiptHash: String? = nil
     /// The ReceiptContext, sealed with the outbox key.
     public var receiptContext: [UInt8]? = nil
+    /// A keyed digest of everything the render wrote for this delivery (MailboxWriter): a
+    /// render that would write the same again leaves the files as they are.
+    public var renderDigest: String? = nil
 }
 
 /// One quarantined tunnel file as recorded.
@@ -210,6 +213,9 @@ public final class StateStore: @unchecked Sendable {
             // here; its `sealed` column is then empty (StateStore+Mail.swift).
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN payload_file TEXT")
         }
+        m.registerMigration("v7-render-digest") { db in
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN render_digest TEXT")
+        }
         return m
     }
 
@@ -325,10 +331,10 @@ public final class StateStore: @unchecked Sendable {
                 for d in writes.deliveries {
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO deliveries (mailbox_id, message_id, envelope_id, address, received_at, entry, size,
-                            receipt_hash, receipt_context)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            receipt_hash, receipt_context, render_digest)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, arguments: [d.mailboxID, d.messageID, d.envelopeID, d.address, UTCTime.database(d.receivedAt), Data(d.entry), d.size,
-                                         d.receiptHash, d.receiptContext.map { Data($0) }])
+                                         d.receiptHash, d.receiptContext.map { Data($0) }, d.renderDigest])
                 }
                 try queue(writes.outbox, db)
                 for r in recipients {
@@ -399,7 +405,7 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    private static func message(_ row: Row) -> MessageRecord {
+    static func message(_ row: Row) -> MessageRecord {
         MessageRecord(envelopeID: row["envelope_id"], spoolName: row["spool_name"], archiveName: row["archive_name"],
                       digest: row["digest"], sender: row["sender"], recipients: decodeList(row["recipients"]),
                       delivery: row["delivery"], readReceipt: row["read_receipt"], created: Self.date(row, "created_at") ?? .distantPast,

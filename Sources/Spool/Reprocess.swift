@@ -1,0 +1,155 @@
+// `spoolrun reprocess` (DESIGN §8): renders accepted messages again from spool/archive, which
+// still holds them with the tunnel encryption. For after an upgrade of the templates, the
+// sanitizer or the portal app, a recipient reset, or a fix. It takes the sweep lock, refreshes
+// the portal app in www/, decrypts and verifies each archived message as the intake did (at
+// the time it was received), and renders it with RenderStage in reprocess mode: known
+// recipients only, no mail unless asked, and nothing rewritten that would come out the same,
+// so a second run changes no file.
+import Foundation
+import Logging
+import Crypto
+
+public struct ReprocessOptions: Sendable {
+    public var selection: ReprocessSelection
+    /// Queue the notifications and OTP-PDF mails again (a new round of each).
+    public var notify: Bool
+
+    public init(selection: ReprocessSelection, notify: Bool = false) {
+        self.selection = selection
+        self.notify = notify
+    }
+}
+
+public struct ReprocessSummary: Sendable, Equatable {
+    /// Messages selected in the state store.
+    public var selected = 0
+    /// Deliveries (message x recipient) written again because their render changed.
+    public var rewritten = 0
+    /// Deliveries whose render was the same: left as they were.
+    public var unchanged = 0
+    /// Messages that could not be rendered (archive file missing or no longer opening).
+    public var failed = 0
+    /// Portal app files that differed and were replaced.
+    public var appFilesUpdated = 0
+    /// Mail queued (only with `notify`).
+    public var mailQueued = 0
+}
+
+public struct ReprocessError: Error, CustomStringConvertible {
+    public let description: String
+    /// The sweep lock is held: try again later.
+    public var busy = false
+}
+
+public struct Reprocess {
+    let config: SpoolrunConfig
+    let logger: Logger
+    let loginIterations: Int
+    let clock: @Sendable () -> Date
+
+    public init(config: SpoolrunConfig, logger: Logger, loginIterations: Int = SealedFormat.loginIterations,
+                clock: @escaping @Sendable () -> Date = Date.init) {
+        self.config = config
+        self.logger = logger
+        self.loginIterations = loginIterations
+        self.clock = clock
+    }
+
+    /// `progress(done, total)` after each batch of messages.
+    public func run(_ options: ReprocessOptions, progress: (Int, Int) -> Void = { _, _ in }) throws -> ReprocessSummary {
+        try FileSystem.makeDirectory(config.state, mode: 0o700)
+        guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
+            throw ReprocessError(description: "a sweep or another reprocess is running (lock \(config.state)/sweep.lock); try again when it is done",
+                                 busy: true)
+        }
+        defer { withExtendedLifetime(lock) {} }
+        var summary = ReprocessSummary()
+        if let app = PortalApp.locate() {
+            summary.appFilesUpdated = try PortalApp.install(from: app, to: config.www)
+            if summary.appFilesUpdated > 0 { logger.info("portal app updated", metadata: ["files": "\(summary.appFilesUpdated)", "from": "\(app)"]) }
+        } else {
+            logger.warning("the portal app was not found (PREFIX/share/spoolrun/www or $SPOOLRUN_APP); www/ keeps the one it has")
+        }
+
+        let store = try StateStore(directory: config.state)
+        let spool = SpoolDirectory(root: config.spool)
+        let records = try store.messages(options.selection)
+        summary.selected = records.count
+        if case .message(let id) = options.selection, records.isEmpty {
+            throw ReprocessError(description: "no accepted message has the envelope id \(id) (see spoolrun status, or the log of the sweep that took it)")
+        }
+        let intake = Intake(config: config, opener: try KeyFiles.tunnelOpener(for: config))
+        var only: String?
+        if case .recipient(let address) = options.selection { only = address }
+        let stage = RenderStage(loginIterations: loginIterations,
+                                mode: .reprocess(only: only, notifyRound: options.notify ? Int(clock().timeIntervalSince1970) : nil))
+
+        // Messages taken in by one sweep share their received time, which their deliveries
+        // keep (the inbox order): they are rendered together, in batches.
+        var groups: [[MessageRecord]] = []
+        for r in records {
+            if let last = groups.last?.last, last.receivedAt == r.receivedAt, groups[groups.count - 1].count < config.batchSize {
+                groups[groups.count - 1].append(r)
+            } else {
+                groups.append([r])
+            }
+        }
+        var done = 0
+        for group in groups {
+            var items: [BatchItem] = []
+            for r in group {
+                let path = (spool.archive as NSString).appendingPathComponent(r.archiveName)
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    logger.error("archived message missing; not rendered", metadata: ["id": "\(r.envelopeID)", "file": "\(path)"])
+                    summary.failed += 1
+                    continue
+                }
+                switch intake.check([UInt8](data), now: r.receivedAt) {
+                case .success(let accepted) where accepted.envelope.id == r.envelopeID:
+                    items.append(BatchItem(spoolName: r.spoolName, digest: r.digest, size: data.count, outcome: .accepted(accepted)))
+                case .success(let accepted):
+                    logger.error("archived file holds another message; not rendered",
+                                 metadata: ["id": "\(r.envelopeID)", "file": "\(path)", "holds": "\(accepted.envelope.id)"])
+                    summary.failed += 1
+                case .failure(let rejection):
+                    logger.error("archived message no longer opens; not rendered", metadata: [
+                        "id": "\(r.envelopeID)", "file": "\(path)", "reason": "\(rejection.code.rawValue)", "why": "\(rejection.sentence)"])
+                    summary.failed += 1
+                }
+            }
+            guard let receivedAt = group.first?.receivedAt, !items.isEmpty else {
+                done += group.count
+                progress(done, records.count)
+                continue
+            }
+            let ids = items.flatMap { item -> [String] in
+                guard case .accepted(let a) = item.outcome else { return [] }
+                return a.envelope.recipients.map { MailboxWriter.messageID(envelopeID: a.envelope.id, address: $0) }
+            }
+            let before = try store.deliveries(messageIDs: ids)
+            var writes = BatchWrites()
+            let context = SweepContext(config: config, spool: spool, store: store, now: receivedAt, logger: logger)
+            try stage.run(&items, writes: &writes, context: context)
+            for item in items {
+                if case .rejected(let r) = item.outcome {
+                    logger.error("archived message cannot be rendered", metadata: ["file": "\(item.spoolName)", "why": "\(r.sentence)"])
+                    summary.failed += 1
+                }
+            }
+            for d in writes.deliveries {
+                if before[d.messageID]?.renderDigest == d.renderDigest && before[d.messageID]?.entry == d.entry {
+                    summary.unchanged += 1
+                } else {
+                    summary.rewritten += 1
+                }
+            }
+            summary.mailQueued += writes.outbox.count
+            // Only what changed is recorded again; an unchanged delivery's row stays as it is.
+            writes.deliveries.removeAll { before[$0.messageID]?.entry == $0.entry }
+            try store.record(accepted: [], rejected: [], writes: writes)
+            done += group.count
+            progress(done, records.count)
+        }
+        return summary
+    }
+}

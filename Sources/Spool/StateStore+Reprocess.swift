@@ -1,0 +1,59 @@
+// What `spoolrun reprocess` reads from the state store: which accepted messages to render
+// again, and what their deliveries hold now.
+import Foundation
+import GRDB
+
+/// Which archived messages `reprocess` renders again.
+public enum ReprocessSelection: Sendable, Equatable {
+    case all
+    /// One message by its envelope id.
+    case message(String)
+    /// The messages of one recipient (only that recipient's mailbox is written).
+    case recipient(String)
+    /// Messages received at or after this instant.
+    case since(Date)
+}
+
+extension StateStore {
+    /// The accepted messages selected, oldest first.
+    public func messages(_ selection: ReprocessSelection) throws -> [MessageRecord] {
+        try wrap {
+            try pool.read { db in
+                let all: [Row]
+                switch selection {
+                case .all:
+                    all = try Row.fetchAll(db, sql: "SELECT * FROM messages ORDER BY received_at, envelope_id")
+                case .message(let id):
+                    all = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE envelope_id = ?", arguments: [id])
+                case .since(let date):
+                    all = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE received_at >= ? ORDER BY received_at, envelope_id",
+                                           arguments: [UTCTime.database(date)])
+                case .recipient:
+                    all = try Row.fetchAll(db, sql: "SELECT * FROM messages ORDER BY received_at, envelope_id")
+                }
+                let records = all.map(Self.message)
+                if case .recipient(let address) = selection { return records.filter { $0.recipients.contains(address) } }
+                return records
+            }
+        }
+    }
+
+    /// The recorded deliveries among `messageIDs`, by message id.
+    func deliveries(messageIDs: [String]) throws -> [String: DeliveryRecord] {
+        guard !messageIDs.isEmpty else { return [:] }
+        return try wrap {
+            try pool.read { db in
+                var found: [String: DeliveryRecord] = [:]
+                for chunk in messageIDs.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE message_id IN (\(marks))",
+                                                arguments: StatementArguments(Array(chunk))) {
+                        let d = Self.delivery(row)
+                        found[d.messageID] = d
+                    }
+                }
+                return found
+            }
+        }
+    }
+}
