@@ -40,3 +40,50 @@ bench: test-deps release
 
 clean:
 	rm -rf .build demo
+
+# Installs spoolrun (docs/operations.md, "Installing with systemd"). PREFIX and DESTDIR as
+# usual; BIN is the binary to install (default: the release build, built first). The units
+# go to UNITDIR (systemd also reads /usr/local/lib/systemd/system), with ExecStart pointing at
+# $(PREFIX)/bin/spoolrun; the logrotate snippet to LOGROTATEDIR unless one is already there
+# (an administrator's edits are kept); reference copies of the templates, the nginx site,
+# the logrotate snippet and the systemd drop-in examples to $(PREFIX)/share/spoolrun/.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BIN ?= $(BIN_RELEASE)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+LOGROTATEDIR ?= /etc/logrotate.d
+SHAREDIR = $(PREFIX)/share/spoolrun
+MAN8DIR = $(PREFIX)/share/man/man8
+UNITS = spoolrun.service spoolrun.timer spoolrun.path
+TEMPLATES = $(wildcard Sources/Render/Templates/*.mustache)
+APP_ASSETS = $(filter-out www/assets/.%,$(wildcard www/assets/*))
+
+.PHONY: install uninstall
+
+install:
+	@if [ "$(BIN)" = "$(BIN_RELEASE)" ]; then echo "$(SWIFT) build -c release"; $(SWIFT) build -c release; fi
+	@test -x "$(BIN)" || { echo "make install: $(BIN) is not an executable; build it or give BIN=" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SHAREDIR)/www/assets $(DESTDIR)$(SHAREDIR)/templates \
+		$(DESTDIR)$(SHAREDIR)/nginx $(DESTDIR)$(SHAREDIR)/logrotate $(DESTDIR)$(SHAREDIR)/systemd \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(LOGROTATEDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/spoolrun
+	install -m 0644 www/index.html $(DESTDIR)$(SHAREDIR)/www/index.html
+	install -m 0644 $(APP_ASSETS) $(DESTDIR)$(SHAREDIR)/www/assets/
+	install -m 0644 $(TEMPLATES) $(DESTDIR)$(SHAREDIR)/templates/
+	install -m 0644 deploy/nginx/spoolrun.conf $(DESTDIR)$(SHAREDIR)/nginx/spoolrun.conf
+	install -m 0644 deploy/logrotate/spoolrun $(DESTDIR)$(SHAREDIR)/logrotate/spoolrun
+	install -m 0644 deploy/systemd/examples/*.conf $(DESTDIR)$(SHAREDIR)/systemd/
+	for u in $(UNITS); do \
+		sed 's#/usr/local/bin/spoolrun#$(PREFIX)/bin/spoolrun#g' deploy/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	test -e $(DESTDIR)$(LOGROTATEDIR)/spoolrun || install -m 0644 deploy/logrotate/spoolrun $(DESTDIR)$(LOGROTATEDIR)/spoolrun
+	install -m 0644 docs/spoolrun.8 $(DESTDIR)$(MAN8DIR)/spoolrun.8
+
+# Removes what install put there; the logrotate snippet only if unchanged. Installations made
+# with `spoolrun setup` (config, keys, spool, mailboxes) are never touched.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/spoolrun $(DESTDIR)$(MAN8DIR)/spoolrun.8
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -rf $(DESTDIR)$(SHAREDIR)
+	if cmp -s deploy/logrotate/spoolrun $(DESTDIR)$(LOGROTATEDIR)/spoolrun; then rm -f $(DESTDIR)$(LOGROTATEDIR)/spoolrun; fi

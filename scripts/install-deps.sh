@@ -6,7 +6,7 @@ set -eu
 
 BUILD_PKGS="libssl-dev libxml2-dev libhpdf-dev libgmime-3.0-dev libqpdf-dev libsqlite3-dev fonts-dejavu-core pkg-config openssl"
 RUN_PKGS="nginx-light curl"
-TEST_PKGS="nginx-light qpdf poppler-utils chromium chromium-driver msmtp python3-aiosmtpd python3-pip python3-prometheus-client systemd util-linux"
+TEST_PKGS="nginx-light qpdf poppler-utils chromium chromium-driver msmtp python3-aiosmtpd python3-pip python3-prometheus-client systemd util-linux logrotate groff-base man-db"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in
