@@ -33,6 +33,9 @@ public struct SpoolrunConfig: Sendable {
     public var otpPortalCopy: Bool = true
     public var retentionDays: Int
     public var quotaMB: Int
+    // [spool]
+    /// How long spool/archive keeps a tunnel file (reprocess needs it); at least the retention.
+    public var archiveDays: Int = 365
     // [mail]
     public var mailFrom: String
     public var sendmail: String
@@ -118,6 +121,14 @@ public struct SpoolrunConfig: Sendable {
             throw ConfigError(file: path, key: "mail.from", problem: "\"\(from)\" is not an email address")
         }
 
+        let spoolSection = try root.section("spool")
+        let archiveDays = try spoolSection?.int("archive_days", range: 1...36500) ?? max(365, retention)
+        try spoolSection?.finish()
+        if archiveDays < retention {
+            throw ConfigError(file: path, key: "spool.archive_days",
+                              problem: "is \(archiveDays) days but must be at least portal.retention_days (\(retention)): reprocess renders mailboxes from the archive")
+        }
+
         let metrics = try root.section("metrics")
         let metricsTextfile = try metrics?.path("textfile")
         try metrics?.finish()
@@ -131,7 +142,7 @@ public struct SpoolrunConfig: Sendable {
             recipientKeys: keys, gatewayCerts: gatewayCerts, maxAgeDays: maxAge,
             maxMessageBytes: maxMB * 1024 * 1024, batchSize: batch, workers: workers,
             portalURL: url, readReceipts: readReceipts, showSubject: showSubject, otpPortalCopy: otpPortalCopy,
-            retentionDays: retention, quotaMB: quota, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
+            retentionDays: retention, quotaMB: quota, archiveDays: archiveDays, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
             mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout),
             metricsTextfile: metricsTextfile)
     }

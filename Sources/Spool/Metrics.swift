@@ -103,6 +103,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
         one("spoolrun_last_sweep_duration_seconds", "gauge", "How long the last sweep took.", Self.format(lastSweepDurationSeconds))
         one("spoolrun_last_sweep_success", "gauge", "1 when the last sweep completed, 0 when it failed or none has run.",
             store.lastSweep?.result == "ok" ? "1" : "0")
+        one("spoolrun_messages_expired_total", "counter",
+            "Messages removed from a mailbox by expiry (portal.retention_days or the envelope's expires), per recipient.",
+            "\(store.expired)")
         one("spoolrun_mailboxes", "gauge", "Recipient mailboxes.", "\(store.mailboxes)")
         one("spoolrun_mailboxes_bytes", "gauge", "Size of the messages held in all mailboxes (original message size per recipient).",
             "\(store.mailboxBytes)")

@@ -19,6 +19,8 @@ extension StateStore {
         public var mailboxes = 0
         /// The sizes of the deliveries (the original message, per recipient), summed.
         public var mailboxBytes = 0
+        /// Deliveries removed by expiry (retention or the envelope's `expires`).
+        public var expired = 0
     }
 
     public func metricsCounts() throws -> MetricsCounts {
@@ -44,6 +46,7 @@ extension StateStore {
                     .map(Self.sweep)
                 c.mailboxes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients") ?? 0
                 c.mailboxBytes = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(size), 0) FROM deliveries") ?? 0
+                c.expired = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations") ?? 0
                 return c
             }
         }

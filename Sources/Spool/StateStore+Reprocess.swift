@@ -31,7 +31,8 @@ extension StateStore {
                 case .recipient:
                     all = try Row.fetchAll(db, sql: "SELECT * FROM messages ORDER BY received_at, envelope_id")
                 }
-                let records = all.map(Self.message)
+                // A message whose archive copy expiry removed cannot be rendered again.
+                let records = all.filter { ($0["archive_removed_at"] as String?) == nil }.map(Self.message)
                 if case .recipient(let address) = selection { return records.filter { $0.recipients.contains(address) } }
                 return records
             }

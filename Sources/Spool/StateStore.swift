@@ -216,6 +216,20 @@ public final class StateStore: @unchecked Sendable {
         m.registerMigration("v7-render-digest") { db in
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN render_digest TEXT")
         }
+        m.registerMigration("v8-expiry") { db in
+            // What expiry removed (retention or the envelope's expires), and when an archive
+            // copy went (spool.archive_days): reprocess leaves such messages out.
+            try db.execute(sql: """
+                CREATE TABLE expirations (
+                    mailbox_id TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    envelope_id TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    expired_at DATETIME NOT NULL
+                );
+                ALTER TABLE messages ADD COLUMN archive_removed_at DATETIME;
+                """)
+        }
         return m
     }
 

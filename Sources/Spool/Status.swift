@@ -23,6 +23,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var mailboxes: Int = 0
     /// The size of the messages in all mailboxes (original message size per recipient).
     public var mailboxBytes: Int = 0
+    /// Deliveries removed by expiry, ever.
+    public var expired: Int = 0
     /// When the last successful sweep finished, in unix seconds (to the millisecond); nil if none has.
     public var lastSuccessfulSweepTimestamp: Double?
 
@@ -58,6 +60,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         held = m.held
         mailboxes = c.mailboxes
         mailboxBytes = c.mailboxBytes
+        expired = c.expired
         lastSuccessfulSweepTimestamp = m.lastSuccessfulSweepTimestamp
     }
 
@@ -73,7 +76,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         for code in failed.keys.sorted() { lines.append("  \(code): \(failed[code]!)") }
         lines.append("waiting in spool/new: \(waiting)")
         lines.append("held in spool/held: \(held)")
-        lines.append("mailboxes: \(mailboxes), \(mailboxBytes) bytes")
+        lines.append("mailboxes: \(mailboxes), \(mailboxBytes) bytes; expired so far: \(expired)")
         if let s = lastSweep {
             lines.append("last sweep: \(s.startedAt), \(s.result), \(s.durationMS) ms, \(s.accepted) accepted, \(s.rejected) rejected"
                          + (s.error.map { " (\($0))" } ?? ""))

@@ -32,7 +32,7 @@ public final class Sweep {
 
     /// The sweep `spoolrun run` performs: every step built so far, in DESIGN §1's order.
     public static func standard(config: SpoolrunConfig, logger: Logger) -> Sweep {
-        Sweep(config: config, logger: logger, batchStages: [RenderStage()], sweepStages: [ReceiptStage(), DeliverStage()])
+        Sweep(config: config, logger: logger, batchStages: [RenderStage()], sweepStages: [ExpiryStage(), ReceiptStage(), DeliverStage()])
     }
 
     /// Runs the sweep. Throws only when the sweep itself cannot run (keys, state store,

@@ -1,0 +1,66 @@
+// What expiry reads and records (DESIGN §8, portal.retention_days, the envelope's `expires`,
+// spool.archive_days): which deliveries are due to go, and what went.
+import Foundation
+import GRDB
+
+extension StateStore {
+    /// Deliveries received before `retainedSince`, or whose envelope's `expires` has passed
+    /// at `now`, with the reason ("retention" or "expires").
+    func deliveriesToExpire(now: Date, retainedSince: Date) throws -> [(delivery: DeliveryRecord, reason: String)] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT d.*, m.expires_at AS envelope_expires FROM deliveries d
+                    LEFT JOIN messages m ON m.envelope_id = d.envelope_id
+                    WHERE d.received_at < ? OR (m.expires_at IS NOT NULL AND m.expires_at <= ?)
+                    """, arguments: [UTCTime.database(retainedSince), UTCTime.database(now)]).map { row in
+                    let d = Self.delivery(row)
+                    let expires = Self.date(row, "envelope_expires")
+                    return (d, expires.map { $0 <= now } == true ? "expires" : "retention")
+                }
+            }
+        }
+    }
+
+    /// Removes the deliveries' rows (their receipt tokens stop counting with them) and keeps
+    /// a record of each, in one transaction.
+    func recordExpired(_ expired: [(delivery: DeliveryRecord, reason: String)], now: Date) throws {
+        guard !expired.isEmpty else { return }
+        try wrap {
+            try pool.write { db in
+                for (d, reason) in expired {
+                    try db.execute(sql: "DELETE FROM deliveries WHERE mailbox_id = ? AND message_id = ?", arguments: [d.mailboxID, d.messageID])
+                    try db.execute(sql: """
+                        INSERT INTO expirations (mailbox_id, message_id, envelope_id, reason, expired_at) VALUES (?, ?, ?, ?, ?)
+                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, reason, UTCTime.database(now)])
+                }
+            }
+        }
+    }
+
+    /// Accepted messages whose archive copy is older than `keptSince` and still there.
+    func archivesToExpire(keptSince: Date) throws -> [MessageRecord] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE received_at < ? AND archive_removed_at IS NULL",
+                                 arguments: [UTCTime.database(keptSince)]).map(Self.message)
+            }
+        }
+    }
+
+    func recordArchiveRemoved(envelopeIDs: [String], now: Date) throws {
+        guard !envelopeIDs.isEmpty else { return }
+        try wrap {
+            try pool.write { db in
+                for id in envelopeIDs {
+                    try db.execute(sql: "UPDATE messages SET archive_removed_at = ? WHERE envelope_id = ?", arguments: [UTCTime.database(now), id])
+                }
+            }
+        }
+    }
+
+    /// How many deliveries expiry has removed, ever.
+    public func expiredCount() throws -> Int {
+        try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations") ?? 0 } }
+    }
+}
