@@ -106,7 +106,12 @@ public enum FileSystem {
             return
         }
         guard failure == ENOENT else { throw FileSystemError(path: path, operation: "mkdir", errno: failure) }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        // Missing parents are made with the same mode, not the process umask's: under
+        // systemd's UMask=0077, www/m/<mailbox>/ must still be readable by nginx.
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, parent != path else { throw FileSystemError(path: path, operation: "mkdir", errno: failure) }
+        try makeDirectory(parent, mode: mode)
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw FileSystemError(path: path, operation: "mkdir", errno: errno) }
         guard chmod(path, mode) == 0 else { throw FileSystemError(path: path, operation: "chmod", errno: errno) }
     }
 

@@ -13,7 +13,9 @@ public enum PortalApp {
         if let explicit { return holdsApp(explicit) ? explicit : nil }  // an explicit choice is never second-guessed
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["SPOOLRUN_APP"], !env.isEmpty { candidates.append(env) }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // The running binary itself (not argv[0], which is a bare name when found on PATH).
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = URL(fileURLWithPath: binary).resolvingSymlinksInPath().deletingLastPathComponent()
         candidates.append(exe.appendingPathComponent("../share/spoolrun/www").standardizedFileURL.path)
         var dir = exe
         for _ in 0..<6 {

@@ -18,11 +18,14 @@ public struct SendmailOutcome: Sendable, Equatable {
     public var timedOut: Bool
     /// The end of what the command wrote on stderr (never the message).
     public var diagnostics: String
+    /// The command never ran (empty, not found, no pipe): `diagnostics` says why.
+    public var notStarted = false
 
     public var sent: Bool { status == 0 && !timedOut }
 
     public var summary: String {
         if timedOut { return "timed out and was killed" + (diagnostics.isEmpty ? "" : ": \(diagnostics)") }
+        if notStarted { return "could not be run: \(diagnostics)" }
         guard let status else { return "was killed by a signal" }
         return "exited \(status)" + (diagnostics.isEmpty ? "" : ": \(diagnostics)")
     }
@@ -39,18 +42,18 @@ public struct SendmailCommand: Sendable {
 
     public func send(_ message: [UInt8], from: String, to recipients: [String]) -> SendmailOutcome {
         guard let program = argv.first else {
-            return SendmailOutcome(status: nil, timedOut: false, diagnostics: "mail.sendmail is empty")
+            return SendmailOutcome(status: nil, timedOut: false, diagnostics: "mail.sendmail is empty", notStarted: true)
         }
         let args = argv + ["-i", "-f", from, "--"] + recipients
         let input: Int32
         switch Self.messageFile(message) {
         case .success(let fd): input = fd
-        case .failure(let problem): return SendmailOutcome(status: nil, timedOut: false, diagnostics: problem.description)
+        case .failure(let problem): return SendmailOutcome(status: nil, timedOut: false, diagnostics: problem.description, notStarted: true)
         }
         var errors: [Int32] = [0, 0]
         guard pipe(&errors) == 0 else {
             close(input)
-            return SendmailOutcome(status: nil, timedOut: false, diagnostics: "cannot make a pipe: \(String(cString: strerror(errno)))")
+            return SendmailOutcome(status: nil, timedOut: false, diagnostics: "cannot make a pipe: \(String(cString: strerror(errno)))", notStarted: true)
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -83,7 +86,7 @@ public struct SendmailCommand: Sendable {
         guard spawned == 0 else {
             close(errors[0])
             return SendmailOutcome(status: nil, timedOut: false,
-                                   diagnostics: "cannot run \(program): \(String(cString: strerror(spawned)))")
+                                   diagnostics: "cannot run \(program): \(String(cString: strerror(spawned)))", notStarted: true)
         }
 
         // Drain stderr on its own thread: a command that writes a lot must not block us past

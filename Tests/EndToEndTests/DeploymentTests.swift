@@ -116,9 +116,7 @@ final class DeploymentTests: XCTestCase {
     /// - RootDirectory=/RootImage=: the binary links the system's OpenSSL, GMime, libxml2,
     ///   libharu and qpdf; a private root image would have to be maintained beside the host;
     /// - RestrictAddressFamilies=~AF_UNIX: local sockets stay allowed (syslog of the mail command);
-    /// - DeviceAllow=: char-rtc:r, which ProtectClock= itself adds;
-    /// - UMask=: 0022, not 0077, because the web root's intermediate directories are made with
-    ///   the umask (see testSweepUnderTheServiceSandboxLeavesEveryWebRootFileReadableToNginx).
+    /// - DeviceAllow=: char-rtc:r, which ProtectClock= itself adds.
     func testServiceExposureScoreIsAtMostTwoWithAndWithoutTheDropIns() throws {
         let shipped = repo.appending(path: "deploy/systemd/spoolrun.service")
         let (score, table) = try exposure(of: shipped)
@@ -129,7 +127,7 @@ final class DeploymentTests: XCTestCase {
         let open = table.split(separator: "\n").filter { $0.hasPrefix("✗") }
             .map { $0.dropFirst(2).split(separator: " ").first.map(String.init) ?? "" }
         XCTAssertEqual(Set(open), ["SystemCallFilter=~@resources", "RootDirectory=/RootImage=", "RestrictAddressFamilies=~AF_UNIX",
-                                   "DeviceAllow=", "UMask="], table)
+                                   "DeviceAllow="], table)
 
         let scratch = try TemporaryDirectory("spoolrun-security")
         for dropIn in Self.dropIns {
@@ -182,11 +180,11 @@ final class DeploymentTests: XCTestCase {
 
     // MARK: - Sandbox settings against a real sweep
 
-    /// spoolrun sets the mode of each file it writes (0644 under www/, directories 0755, keys
-    /// 0600); the unit's UMask= decides only what is made without one. Today that includes
-    /// the intermediate directories of a new mailbox (www/m/ and www/m/MAILBOX/, made by
-    /// FileSystem.makeDirectory through FileManager): with UMask=0077 they come out 0700 and
-    /// nginx, another user, gets 403 for every mailbox. Hence UMask=0022 in the unit. The sweep
+    /// spoolrun sets the mode of each file and directory it writes (0644 under www/,
+    /// directories 0755 including the missing parents of a new mailbox, www/m/ and
+    /// www/m/MAILBOX/; keys 0600), so the unit's UMask=0077 cannot hide a mailbox from nginx,
+    /// another user. (Before FileSystem.makeDirectory made parents itself they came out 0700
+    /// under that umask and nginx answered 403 for every mailbox.) The sweep
     /// here runs as root with the unit's own UMask= value (read from the file), after nginx has
     /// started as `nobody`: nginx reads the new files through their "other" bits only.
     func testSweepUnderTheServiceSandboxLeavesEveryWebRootFileReadableToNginx() throws {

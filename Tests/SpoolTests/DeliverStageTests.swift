@@ -196,4 +196,10 @@ final class DeliverStageTests: XCTestCase {
         XCTAssertEqual(callCount, 5)
         XCTAssertEqual(try entries.map { try entry($0.uid).attempts }, [1, 1, 1, 1, 1])
     }
+
+    func testAMailCommandThatCannotBeRunIsNamedAsSuchNotAsKilled() {
+        let outcome = SendmailCommand("/nonexistent/sendmail", timeout: 10).send(Array("Subject: x\n\nx\n".utf8), from: "a@b.example", to: ["c@d.example"])
+        XCTAssertFalse(outcome.sent)
+        XCTAssertTrue(outcome.summary.hasPrefix("could not be run: cannot run /nonexistent/sendmail"), outcome.summary)
+    }
 }
