@@ -17,23 +17,7 @@ public struct ExpiryStage: SweepStage {
         let store = context.store
         let due = try store.deliveriesToExpire(now: context.now,
                                                retainedSince: context.now.addingTimeInterval(-Double(context.config.retentionDays) * day))
-        if !due.isEmpty {
-            let www = PortalFiles(root: context.config.www)
-            let writer = MailboxWriter(www: www, digestKey: [])
-            let going = Set(due.map { "\($0.delivery.mailboxID)/\($0.delivery.messageID)" })
-            for mailbox in Set(due.map(\.delivery.mailboxID)) {
-                let staying = try store.deliveries(mailboxID: mailbox).filter { !going.contains("\($0.mailboxID)/\($0.messageID)") }
-                try writer.writeIndex(mailboxID: mailbox, deliveries: staying)
-            }
-            for (d, reason) in due {
-                let dir = www.mailboxPath(d.mailboxID).appendingPathComponent(d.messageID)
-                if FileSystem.exists(dir) { try FileManager.default.removeItem(atPath: dir) }
-                context.logger.info("message expired; removed from its mailbox", metadata: [
-                    "step": "expire", "id": "\(d.envelopeID)", "message": "\(d.messageID.prefix(12))", "reason": "\(reason)"])
-            }
-            try FileSystem.syncFileSystem(containing: www.root)
-            try store.recordExpired(due, now: context.now)
-        }
+        try MailboxRemoval(config: context.config, store: store, logger: context.logger).remove(due, now: context.now)
 
         let archives = try store.archivesToExpire(keptSince: context.now.addingTimeInterval(-Double(context.config.archiveDays) * day))
         guard !archives.isEmpty else { return }

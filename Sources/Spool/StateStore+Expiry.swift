@@ -59,8 +59,22 @@ extension StateStore {
         }
     }
 
-    /// How many deliveries expiry has removed, ever.
+    /// How many deliveries expiry has removed, ever (recalls not counted).
     public func expiredCount() throws -> Int {
-        try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations") ?? 0 } }
+        try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations WHERE reason != 'recall'") ?? 0 } }
+    }
+
+    /// How many deliveries were recalled, ever.
+    public func recalledCount() throws -> Int {
+        try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations WHERE reason = 'recall'") ?? 0 } }
+    }
+
+    /// The delivered copies of one message.
+    func deliveries(envelopeID: String) throws -> [DeliveryRecord] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE envelope_id = ?", arguments: [envelopeID]).map(Self.delivery)
+            }
+        }
     }
 }

@@ -46,7 +46,7 @@ extension StateStore {
                     .map(Self.sweep)
                 c.mailboxes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recipients") ?? 0
                 c.mailboxBytes = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(size), 0) FROM deliveries") ?? 0
-                c.expired = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations") ?? 0
+                c.expired = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations WHERE reason != 'recall'") ?? 0
                 return c
             }
         }

@@ -89,4 +89,46 @@ extension RenderStageTests {
             XCTAssertTrue(message.contains("spool.archive_days") && message.contains("portal.retention_days (60)"), message)
         }
     }
+
+    func testARecalledMessageLeavesTheChosenMailboxItsTokenStopsCountingAndTheArchiveCopyStays() throws {
+        config.sendmail = "/bin/true"
+        var options = WrapOptions(recipients: ["bob@ext.example", "carol@ext.example"])
+        options.passwords = ["bob@ext.example": "pw-bob-expiry", "carol@ext.example": "pw-carol-recall"]
+        options.readReceipt = true
+        let original = Array("From: Alice <alice@corp.example>\r\nTo: bob@ext.example\r\nSubject: Wrong figures\r\n\r\nOops\r\n".utf8)
+        try FileSystem.writeAtomically(try Wrapper.wrap(original, config: gateway, options: options), to: config.spool + "/new/m1")
+        let t0 = Date()
+        XCTAssertEqual(try sweepWithExpiry(at: t0).accepted, 1)
+        let bobs = try XCTUnwrap(try bobsMessages()["Wrong figures"])
+        let (carolKey, carolsMailbox) = try XCTUnwrap(try signIn("carol@ext.example", "pw-carol-recall"))
+        let carolsID = try XCTUnwrap(try index(carolsMailbox).first?["id"] as? String)
+        let carolsBody = try JSONSerialization.jsonObject(with: Data(try open(carolKey, carolsMailbox, carolsID, "body"))) as! [String: Any]
+        let store = try StateStore(directory: config.state)
+        let envelopeID = try XCTUnwrap(try store.messages(.all).first?.envelopeID)
+
+        let removed = try Recall(config: config, logger: Logger(label: "test"), clock: { t0.addingTimeInterval(60) })
+            .run(envelopeID: envelopeID, recipient: "Bob@Ext.example")
+        XCTAssertEqual(removed, ["bob@ext.example"])
+        XCTAssertTrue(try bobsMessages().isEmpty, "gone from Bob's index")
+        let (_, bobsMailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-expiry"))
+        XCTAssertFalse(FileSystem.exists(PortalFiles(root: config.www).mailboxPath(bobsMailbox) + "/" + bobs.id), "and its files")
+        XCTAssertEqual(try index(carolsMailbox).count, 1, "Carol's copy stays")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: config.spool + "/archive").count, 1, "the archive copy stays")
+        XCTAssertEqual(try store.recalledCount(), 1, "the recall is recorded")
+        XCTAssertEqual(try store.expiredCount(), 0, "a recall is not an expiry")
+
+        // Both open the message now: only Carol's read counts.
+        try FileSystem.makeDirectory(config.logs, mode: 0o755)
+        let lines = [bobs.receipt, carolsBody["receipt"] as? String].map { "2026-11-27T12:00:00+00:00 /r/\($0 ?? "")\n" }.joined()
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: config.logs + "/receipts.log"))
+        _ = try sweepWithExpiry(at: t0.addingTimeInterval(120))
+        let receipts = try store.outbox().filter { $0.kind == .readReceipt }
+        XCTAssertEqual(receipts.count, 1)
+        let text = String(decoding: try OutboxKey.loadOrCreate(path: config.outboxKey).message(of: receipts[0]), as: UTF8.self)
+        XCTAssertTrue(text.contains("carol@ext.example") && !text.contains("bob@ext.example"), text)
+
+        XCTAssertThrowsError(try Recall(config: config, logger: Logger(label: "test")).run(envelopeID: envelopeID, recipient: "bob@ext.example")) {
+            XCTAssertTrue("\($0)".contains("has no delivered copy in the mailbox of bob@ext.example"), "\($0)")
+        }
+    }
 }
