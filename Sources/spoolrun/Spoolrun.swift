@@ -9,7 +9,7 @@ struct Spoolrun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoolrun",
         abstract: "Secure-webmail delivery portal: sweeps an S/MIME tunnel spool into sealed mailboxes.",
-        subcommands: [Setup.self, Run.self, Wrap.self, Status.self, Outbox.self, Reprocess.self, Recall.self])
+        subcommands: [Setup.self, Run.self, Wrap.self, Status.self, Outbox.self, Reprocess.self, Recall.self, Recipient.self])
 }
 
 /// `--config FILE`, shared by the commands that read spoolrun.toml.
