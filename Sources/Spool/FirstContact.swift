@@ -27,12 +27,13 @@ public struct FirstContact: Sendable {
 
     /// Makes the recipient's keys and writes their bundle. `password` is the envelope's
     /// first-contact password for them, if it has one. Costs one PBKDF2 run, by design.
-    public func register(_ address: String, password: String?, now: Date) throws -> Result {
+    /// `mailboxID`: keep this mailbox (a reset), else a new one.
+    public func register(_ address: String, password: String?, now: Date, mailboxID existing: String? = nil) throws -> Result {
         let address = EmailAddress.normalize(address)
         let generated = password == nil ? PasswordGenerator.generate() : nil
         let secret = password ?? generated!
         let pair = try P256KeyPair.generate()
-        let mailboxID = Hex.encode(SecureRandom.bytes(16))
+        let mailboxID = existing ?? Hex.encode(SecureRandom.bytes(16))
         let login = try RecipientLogin.derive(address: address, password: secret, installationSalt: installationSalt,
                                               iterations: iterations)
         let bundle = try KeyBundle.wrap(pair, login: login, mailboxID: mailboxID)

@@ -87,6 +87,17 @@ public struct MailComposer: Sendable {
                          body: Self.textAndHTML)
     }
 
+    /// After `spoolrun recipient reset`: the new password, to whoever passes it on.
+    public func resetNotice(recipient: String, password: String, to: String, now: Date) throws -> OutboxEntry {
+        let text = templates.render(.passwordNotice, [
+            "recipient": .text(recipient), "password": .text(password), "portal_url": .text(config.portalURL),
+            "sender_address": .text(to),
+        ])
+        let cause = "reset|" + UTCTime.database(now)
+        return try entry(.passwordNotice, uid: OutboxEntry.uid(.passwordNotice, cause: cause, recipient: recipient),
+                         envelopeID: nil, to: MailAddress(address: to), text: text, now: now, body: Self.textAndHTML)
+    }
+
     /// The RFC 3798 disposition notification to the envelope's sender.
     public func readReceipt(_ c: ReceiptContext, readAt: Date, now: Date) throws -> OutboxEntry {
         let text = templates.render(.readReceipt, [

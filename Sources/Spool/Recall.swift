@@ -17,11 +17,7 @@ public struct Recall {
 
     /// Returns the addresses whose copy was removed.
     public func run(envelopeID: String, recipient: String? = nil) throws -> [String] {
-        try FileSystem.makeDirectory(config.state, mode: 0o700)
-        guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
-            throw ReprocessError(description: "a sweep or reprocess is running (lock \(config.state)/sweep.lock); try again when it is done",
-                                 busy: true)
-        }
+        let lock = try Reprocess.lock(config)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore(directory: config.state)
         let address = recipient.map { EmailAddress.normalize($0) }

@@ -57,12 +57,23 @@ public struct Reprocess {
 
     /// `progress(done, total)` after each batch of messages.
     public func run(_ options: ReprocessOptions, progress: (Int, Int) -> Void = { _, _ in }) throws -> ReprocessSummary {
+        let lock = try Self.lock(config)
+        defer { withExtendedLifetime(lock) {} }
+        return try render(options, progress: progress)
+    }
+
+    /// The sweep lock, or a clear error when a sweep (or another command) holds it.
+    static func lock(_ config: SpoolrunConfig) throws -> SweepLock {
         try FileSystem.makeDirectory(config.state, mode: 0o700)
         guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
-            throw ReprocessError(description: "a sweep or another reprocess is running (lock \(config.state)/sweep.lock); try again when it is done",
+            throw ReprocessError(description: "a sweep or another command is running (lock \(config.state)/sweep.lock); try again when it is done",
                                  busy: true)
         }
-        defer { withExtendedLifetime(lock) {} }
+        return lock
+    }
+
+    /// `run` for a caller that holds the sweep lock already.
+    func render(_ options: ReprocessOptions, progress: (Int, Int) -> Void = { _, _ in }) throws -> ReprocessSummary {
         var summary = ReprocessSummary()
         if let app = PortalApp.locate() {
             summary.appFilesUpdated = try PortalApp.install(from: app, to: config.www)

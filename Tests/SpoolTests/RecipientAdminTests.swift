@@ -1,5 +1,6 @@
 // `spoolrun recipient list`: address, creation date, last read, message count and bytes.
 import Foundation
+import Logging
 @testable import Spool
 import TestSupport
 import XCTest
@@ -35,5 +36,36 @@ extension RenderStageTests {
         XCTAssertEqual(Set(json[0].keys), ["address", "created", "last_read", "messages", "bytes"])
         let text = try admin.list(json: false)
         XCTAssertTrue(text.contains("carol@ext.example") && text.contains("never"), text)
+    }
+
+    func testAfterAResetTheOldPasswordFailsAndTheNewOneOpensEveryEarlierMessage() throws {
+        try deliver(original, to: ["bob@ext.example"], passwords: ["bob@ext.example": "pw-bob-old"], name: "m1")
+        let second = Array(String(decoding: original, as: UTF8.self).replacingOccurrences(of: "MARKER-SUBJECT-4K8 merger", with: "Second").utf8)
+        try deliver(second, to: ["bob@ext.example"], name: "m2")
+        XCTAssertEqual(try sweep().accepted, 2)
+        let (_, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-old"))
+
+        let outcome = try RecipientReset(config: config, logger: Logger(label: "test"), loginIterations: iterations)
+            .run("Bob@Ext.example", passwordTo: "helpdesk@corp.example")
+        XCTAssertEqual(outcome.notified, "helpdesk@corp.example")
+        XCTAssertEqual(outcome.resealed.rewritten, 2, "both messages sealed again")
+        XCTAssertEqual(outcome.oldBundlesRemoved, 1)
+
+        XCTAssertNil(try signIn("bob@ext.example", "pw-bob-old"), "the old password opens nothing")
+        let store = try StateStore(directory: config.state)
+        let notice = try XCTUnwrap(try store.queuedOutbox().first { $0.kind == .passwordNotice && $0.recipient == "helpdesk@corp.example" })
+        let text = String(decoding: try OutboxKey.loadOrCreate(path: config.outboxKey).message(of: notice), as: UTF8.self)
+        let password = try XCTUnwrap(PasswordFinder.first(in: text), "the notice carries the new password")
+        let (key, sameMailbox) = try XCTUnwrap(try signIn("bob@ext.example", password))
+        XCTAssertEqual(sameMailbox, mailbox, "the mailbox stays")
+        let subjects = try index(mailbox).map { e -> String in
+            let id = e["id"] as! String
+            let body = try JSONSerialization.jsonObject(with: Data(try open(key, mailbox, id, "body"))) as! [String: Any]
+            XCTAssertEqual(try open(key, mailbox, id, "eml").count > 0, true)
+            return body["subject"] as! String
+        }
+        XCTAssertEqual(Set(subjects), ["MARKER-SUBJECT-4K8 merger", "Second"], "the new password opens every earlier message")
+        XCTAssertFalse(try String(contentsOfFile: config.state + "/spoolrun.sqlite", encoding: .isoLatin1).contains(password),
+                       "the new password is not in the state store in clear")
     }
 }
