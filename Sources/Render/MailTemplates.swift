@@ -12,6 +12,7 @@ public enum MailKind: String, Sendable, CaseIterable {
     case passwordNotice = "password-notice"
     case readReceipt = "read-receipt"
     case otpPDF = "otp-pdf"
+    case heldNotice = "held-notice"
 }
 
 public struct RenderedMailText: Sendable, Equatable {
@@ -56,6 +57,8 @@ public struct MailTemplates: Sendable {
         "otp-pdf.subject.mustache": PackageResources.otp_pdf_subject_mustache,
         "otp-pdf.txt.mustache": PackageResources.otp_pdf_txt_mustache,
         "otp-pdf.html.mustache": PackageResources.otp_pdf_html_mustache,
+        "held-notice.subject.mustache": PackageResources.held_notice_subject_mustache,
+        "held-notice.txt.mustache": PackageResources.held_notice_txt_mustache,
     ]
 
     /// The shipped template called `name`, as text (for `spoolrun templates` and the docs).

@@ -9,14 +9,16 @@ public struct HeldMessages {
 
     var directory: String { (config.spool as NSString).appendingPathComponent("held") }
 
-    /// Moves every held tunnel file (not dot-files: reason notes) back to spool/new, never
-    /// replacing a file there; returns how many moved.
+    /// Moves every held tunnel file back to spool/new, never replacing a file there, and
+    /// drops its NAME.reason; returns how many moved.
     public func release() throws -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         let new = (config.spool as NSString).appendingPathComponent("new")
         var moved = 0
-        for name in names.sorted() where !name.hasPrefix(".") {
-            try FileSystem.moveNoReplace((directory as NSString).appendingPathComponent(name), to: (new as NSString).appendingPathComponent(name))
+        for name in names.sorted() where !name.hasPrefix(".") && !name.hasSuffix(".reason") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            try FileSystem.moveNoReplace(path, to: (new as NSString).appendingPathComponent(name))
+            unlink(path + ".reason")
             moved += 1
         }
         return moved

@@ -87,6 +87,15 @@ public struct MailComposer: Sendable {
                          body: Self.textAndHTML)
     }
 
+    /// To the envelope's sender: a message was held because a recipient's mailbox is full.
+    public func heldNotice(envelope: TunnelEnvelope, recipient: String, subject: String?, now: Date) throws -> OutboxEntry {
+        var values: [String: TemplateValue] = ["recipient": .text(recipient), "sender_address": .text(envelope.sender)]
+        if config.showSubject, let subject { values["subject"] = .text(HeaderText.clean(subject)) }
+        let text = templates.render(.heldNotice, values)
+        return try entry(.heldNotice, uid: OutboxEntry.uid(.heldNotice, cause: envelope.id, recipient: recipient),
+                         envelopeID: envelope.id, to: MailAddress(address: envelope.sender), text: text, now: now, body: Self.textAndHTML)
+    }
+
     /// After `spoolrun recipient reset`: the new password, to whoever passes it on.
     public func resetNotice(recipient: String, password: String, to: String, now: Date) throws -> OutboxEntry {
         let text = templates.render(.passwordNotice, [

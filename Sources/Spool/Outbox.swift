@@ -16,6 +16,7 @@ public struct OutboxEntry: Sendable, Equatable {
         case passwordNotice = "password-notice"
         case readReceipt = "read-receipt"
         case otpPDF = "otp-pdf"
+        case heldNotice = "held-notice"
     }
 
     public enum State: String, Sendable {

@@ -13,6 +13,8 @@ public struct BatchItem: Sendable {
     public enum Outcome: Sendable {
         case accepted(AcceptedTunnel)
         case rejected(Rejection)
+        /// Set aside in spool/held, not refused (over a mailbox quota): the sentence says why.
+        case held(String)
         /// Recorded by an earlier sweep that stopped before moving the file: only the move
         /// is left to do.
         case recoveredAccepted(MessageRecord)

@@ -29,7 +29,7 @@ public struct RenderStage: BatchStage {
     }
 
     public func run(_ items: inout [BatchItem], writes: inout BatchWrites, context: SweepContext) throws {
-        let accepted = items.indices.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
+        var accepted = items.indices.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
         guard !accepted.isEmpty else { return }
         let www = PortalFiles(root: context.config.www)
         let salt = try context.store.installationSalt()
@@ -37,6 +37,11 @@ public struct RenderStage: BatchStage {
         let outboxKey = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
         let composer = try MailComposer(config: context.config, key: outboxKey)
         let receipts = try ReceiptTokens(key: outboxKey)
+        if mode == .sweep {
+            try holdOverQuota(&items, accepted: accepted, writes: &writes, composer: composer, context: context)
+            accepted = accepted.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
+            guard !accepted.isEmpty else { return }
+        }
         var addresses: [String] = []
         for i in accepted { if case .accepted(let a) = items[i].outcome { addresses += a.envelope.recipients } }
         var recipients = try context.store.recipients(Array(Set(addresses)))
@@ -176,6 +181,31 @@ public struct RenderStage: BatchStage {
         }
         // One flush for every object, bundle and index of the batch, before it is recorded.
         try FileSystem.syncFileSystem(containing: www.root)
+    }
+
+    /// portal.quota_mb: a message that does not fit into one of its recipients' mailboxes is
+    /// held (spool/held, by the sweep), not lost, and its sender is told, per full mailbox.
+    /// Messages of the batch count against the mailboxes in order.
+    private func holdOverQuota(_ items: inout [BatchItem], accepted: [Int], writes: inout BatchWrites, composer: MailComposer,
+                               context: SweepContext) throws {
+        let quota = context.config.quotaMB * 1_048_576
+        var addresses: Set<String> = []
+        for i in accepted { if case .accepted(let t) = items[i].outcome { addresses.formUnion(t.envelope.recipients) } }
+        var used = try context.store.mailboxBytes(Array(addresses))
+        for i in accepted {
+            guard case .accepted(let t) = items[i].outcome else { continue }
+            let size = t.original.count
+            let full = t.envelope.recipients.filter { used[$0, default: 0] + size > quota }
+            guard full.isEmpty else {
+                items[i].outcome = .held("The mailbox of \(full.joined(separator: ", ")) is full: \(size) more bytes do not fit in "
+                                         + "portal.quota_mb (\(context.config.quotaMB) MB). Raise it or free space, then run spoolrun reprocess --held.")
+                for address in full {
+                    writes.outbox.append(try composer.heldNotice(envelope: t.envelope, recipient: address, subject: nil, now: context.now))
+                }
+                continue
+            }
+            for address in t.envelope.recipients { used[address, default: 0] += size }
+        }
     }
 
     /// The PDF's name in the mail, e.g. "message-P-7Q2K-9D.pdf": it names the password id.

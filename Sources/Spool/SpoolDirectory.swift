@@ -10,6 +10,8 @@ public struct SpoolDirectory: Sendable {
     public var cur: String { sub("cur") }
     public var archive: String { sub("archive") }
     public var failed: String { sub("failed") }
+    /// Tunnel files set aside (over quota), with NAME.reason beside each.
+    public var held: String { sub("held") }
 
     public init(root: String) { self.root = root }
 

@@ -59,6 +59,27 @@ extension StateStore {
         }
     }
 
+    /// The bytes each address's mailbox holds (the original size of each delivery), for the
+    /// quota; an address without a mailbox is left out.
+    func mailboxBytes(_ addresses: [String]) throws -> [String: Int] {
+        guard !addresses.isEmpty else { return [:] }
+        return try wrap {
+            try pool.read { db in
+                var out: [String: Int] = [:]
+                for chunk in addresses.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    for row in try Row.fetchAll(db, sql: """
+                        SELECT r.address AS address, COALESCE(SUM(d.size), 0) AS bytes FROM recipients r
+                        LEFT JOIN deliveries d ON d.mailbox_id = r.mailbox_id WHERE r.address IN (\(marks)) GROUP BY r.address
+                        """, arguments: StatementArguments(Array(chunk))) {
+                        out[row["address"]] = row["bytes"]
+                    }
+                }
+                return out
+            }
+        }
+    }
+
     /// How many deliveries expiry has removed, ever (recalls not counted).
     public func expiredCount() throws -> Int {
         try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expirations WHERE reason != 'recall'") ?? 0 } }

@@ -8,6 +8,7 @@ public struct SweepSummary: Sendable, Equatable {
     public var accepted = 0
     public var rejected = 0
     public var skipped = 0
+    public var held = 0
     public var ignored = 0
     public var durationMS = 0
     /// False when another sweep held the lock and this one did nothing.
@@ -70,6 +71,7 @@ public final class Sweep {
                 summary.accepted += counts.accepted
                 summary.rejected += counts.rejected
                 summary.skipped += counts.skipped
+                summary.held += counts.held
             }
             for stage in sweepStages { try stage.run(context: context) }
         } catch {
@@ -96,7 +98,7 @@ public final class Sweep {
     // MARK: - One batch
 
     private func runBatch(_ names: [String], intake: Intake, context: SweepContext) throws
-        -> (accepted: Int, rejected: Int, skipped: Int) {
+        -> (accepted: Int, rejected: Int, skipped: Int, held: Int) {
         let spool = context.spool
         let known = try context.store.known(spoolNames: names)
         let now = context.now
@@ -172,7 +174,7 @@ public final class Sweep {
         try context.store.record(accepted: acceptedRecords, rejected: rejectedRecords, writes: writes)
 
         // Archive: move the files, now that what they produced is recorded.
-        var counts = (accepted: 0, rejected: 0, skipped: 0)
+        var counts = (accepted: 0, rejected: 0, skipped: 0, held: 0)
         for item in items {
             switch item.outcome {
             case .accepted(let a):
@@ -195,6 +197,9 @@ public final class Sweep {
             case .skipped(let why):
                 counts.skipped += 1
                 logger.warning("skipped", metadata: ["file": "\(item.spoolName)", "reason": "\(why)"])
+            case .held(let why):
+                try hold(item.spoolName, why, spool: spool)
+                counts.held += 1
             }
         }
         for dir in [spool.new, spool.archive, spool.failed] { try FileSystem.syncDirectory(dir) }
@@ -214,6 +219,17 @@ public final class Sweep {
                 seen.insert(a.envelope.id)
             }
         }
+    }
+
+    /// Moves new/NAME to held/NAME, its reason durable first (as for a quarantine). The file
+    /// is not recorded: `spoolrun reprocess --held` puts it back into new/ as it was.
+    private func hold(_ name: String, _ why: String, spool: SpoolDirectory) throws {
+        try FileSystem.makeDirectory(spool.held, mode: 0o750)
+        let target = (spool.held as NSString).appendingPathComponent(name)
+        try FileSystem.writeAtomically(Array("over-quota\n\(why)\n".utf8), to: target + ".reason", mode: 0o640, sync: true)
+        try finishMove(name, to: target, spool: spool)
+        try FileSystem.syncDirectory(spool.held)
+        logger.warning("held over quota", metadata: ["file": "\(name)", "why": "\(why)"])
     }
 
     private func quarantine(_ name: String, _ r: Rejection, digest: String, spool: SpoolDirectory) throws {

@@ -131,4 +131,37 @@ extension RenderStageTests {
             XCTAssertTrue("\($0)".contains("has no delivered copy in the mailbox of bob@ext.example"), "\($0)")
         }
     }
+
+    func testAMessageOverQuotaIsHeldWithItsReasonTheSenderIsToldAndAfterTheQuotaIsRaisedReprocessHeldDeliversIt() throws {
+        config.quotaMB = 1
+        try deliverExpiring("Small", name: "m1")
+        XCTAssertEqual(try sweep().accepted, 1)
+        var rng = SeededGenerator(seed: 11)
+        let big = (0..<1_200_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var options = WrapOptions(recipients: ["bob@ext.example"])
+        let original = Array(("From: Alice <alice@corp.example>\r\nTo: bob@ext.example\r\nSubject: Big\r\nMIME-Version: 1.0\r\n"
+            + "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + Data(big).base64EncodedString(options: .lineLength76Characters) + "\r\n").utf8)
+        options.passwords = [:]
+        try FileSystem.writeAtomically(try Wrapper.wrap(original, config: gateway, options: options), to: config.spool + "/new/m2")
+        let summary = try sweep()
+        XCTAssertEqual(summary.held, 1)
+        XCTAssertEqual(summary.accepted, 0)
+        let held = config.spool + "/held/m2"
+        XCTAssertTrue(FileSystem.exists(held), "the tunnel file is kept in spool/held")
+        let reason = try String(contentsOfFile: held + ".reason", encoding: .utf8)
+        XCTAssertTrue(reason.hasPrefix("over-quota\n") && reason.contains("bob@ext.example"), reason)
+        XCTAssertEqual(Set(try bobsMessages().keys), ["Small"], "not in the mailbox")
+        let store = try StateStore(directory: config.state)
+        let notice = try XCTUnwrap(try store.queuedOutbox().first { $0.kind == .heldNotice })
+        XCTAssertEqual(notice.recipient, "alice@corp.example", "the sender is told")
+        XCTAssertEqual(try sweep().held, 0, "nothing is held twice")
+        XCTAssertEqual(try store.queuedOutbox().filter { $0.kind == .heldNotice }.count, 1)
+
+        config.quotaMB = 10
+        XCTAssertEqual(try HeldMessages(config: config).release(), 1)
+        XCTAssertEqual(try sweep().accepted, 1)
+        XCTAssertEqual(Set(try bobsMessages().keys), ["Small", "Big"], "delivered once the quota allows it")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: config.spool + "/held"), [], "nothing left in spool/held")
+    }
 }
