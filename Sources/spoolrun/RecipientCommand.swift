@@ -7,7 +7,7 @@ import Spool
 extension Spoolrun {
     struct Recipient: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Inspect and manage the recipients' mailboxes.", subcommands: [List.self, Reset.self])
+            abstract: "Inspect and manage the recipients' mailboxes.", subcommands: [List.self, Reset.self, Delete.self])
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -33,6 +33,24 @@ extension Spoolrun {
                         let outcome = try RecipientReset(config: try options.load(), logger: Logger(label: "spoolrun")).run(address, passwordTo: passwordTo)
                         print("reset \(address): new password queued for \(outcome.notified); \(outcome.resealed.rewritten) message(s) sealed again, "
                               + "\(outcome.resealed.failed) failed; \(outcome.oldBundlesRemoved) old key bundle(s) removed")
+                    } catch let e as ReprocessError {
+                        throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
+                    }
+                }
+            }
+        }
+    
+        struct Delete: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Remove a recipient's mailbox, key bundles and state; a later message to them starts afresh.")
+            @OptionGroup var options: ConfigOption
+            @Argument(help: "The recipient's address.") var address: String
+            func run() throws {
+                CLI.bootstrapLogging(level: .info)
+                try CLI.guarded {
+                    do {
+                        let n = try RecipientDeletion(config: try options.load(), logger: Logger(label: "spoolrun")).run(address)
+                        print("deleted \(address): mailbox with \(n) message(s), key bundles and state removed")
                     } catch let e as ReprocessError {
                         throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
                     }

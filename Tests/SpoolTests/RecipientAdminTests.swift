@@ -68,4 +68,19 @@ extension RenderStageTests {
         XCTAssertFalse(try String(contentsOfFile: config.state + "/spoolrun.sqlite", encoding: .isoLatin1).contains(password),
                        "the new password is not in the state store in clear")
     }
+
+    func testADeletedRecipientLeavesNoMailboxNoKeyBundleAndNoStateAndReprocessDoesNotBringThemBack() throws {
+        try deliver(original, to: ["bob@ext.example", "carol@ext.example"],
+                    passwords: ["bob@ext.example": "pw-bob-del", "carol@ext.example": "pw-carol-del"], name: "m1")
+        XCTAssertEqual(try sweep().accepted, 1)
+        let (_, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-del"))
+        XCTAssertEqual(try RecipientDeletion(config: config, logger: Logger(label: "test")).run("bob@ext.example"), 1)
+        XCTAssertNil(try signIn("bob@ext.example", "pw-bob-del"), "no key bundle")
+        XCTAssertFalse(FileSystem.exists(PortalFiles(root: config.www).mailboxPath(mailbox)), "no mailbox")
+        XCTAssertEqual(try RecipientAdmin(config: config).summaries().map(\.address), ["carol@ext.example"], "no state")
+        _ = try Reprocess(config: config, logger: Logger(label: "test"), loginIterations: iterations).run(ReprocessOptions(selection: .all))
+        XCTAssertFalse(FileSystem.exists(PortalFiles(root: config.www).mailboxPath(mailbox)), "reprocess does not recreate it")
+        XCTAssertNotNil(try signIn("carol@ext.example", "pw-carol-del"), "Carol keeps hers")
+        XCTAssertThrowsError(try RecipientDeletion(config: config, logger: Logger(label: "test")).run("bob@ext.example"))
+    }
 }
