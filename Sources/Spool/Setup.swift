@@ -25,6 +25,8 @@ public struct SetupError: Error, CustomStringConvertible, Sendable {
 
 public struct Installation: Sendable {
     public let root: String
+
+    public init(root: String) { self.root = root }
     public var config: String { path("spoolrun.toml") }
     public var keys: String { path("keys") }
     public var gateway: String { path("gateway") }

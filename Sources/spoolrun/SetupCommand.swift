@@ -16,9 +16,22 @@ extension Spoolrun {
         @Option(help: "Use this spool directory instead of DIR/spool.") var spool: String?
         @Option(help: "Use this web root instead of DIR/www.") var www: String?
         @Option(help: "Install the portal app from this directory (default: found next to the binary).") var app: String?
+        @Flag(help: "In an existing installation DIR: add a new tunnel-recipient pair next to the old one (key rotation).")
+        var rotate = false
 
         func run() throws {
             try CLI.guarded {
+                if rotate {
+                    let r = try TunnelKeyRotation.rotate(directory: dir)
+                    print("""
+                        New tunnel-recipient pair: \(r.key), \(r.cert)
+                        Both the new and the old pairs now decrypt (tunnel.recipient_keys); the gateway's copy
+                        \(r.gatewayCert) is the new certificate: give it to the gateway. Keep the old pair listed
+                        while mail encrypted to it may still arrive and while the archive holds such mail
+                        (spool.archive_days); see docs/operations.md, "Rotating the tunnel key".
+                        """)
+                    return
+                }
                 var o = SetupOptions(directory: dir)
                 o.portalURL = portalURL
                 o.listen = listen
