@@ -106,6 +106,8 @@ final class ReprocessTests: XCTestCase {
         XCTAssertEqual(first.status, 0, first.err)
         XCTAssertTrue(first.out.contains("3 message(s) selected, 5 mailbox cop(ies) rewritten, 0 unchanged, 0 failed"), first.out)
         XCTAssertTrue(first.out.contains("mail queued: 0"), first.out)
+        XCTAssertTrue(first.err.contains("reprocess progress") && first.err.contains("done=3 eta_s=0 total=3"),
+                      "without a terminal: plain log lines: \(first.err)")
         let after = files(inst)
         XCTAssertEqual(Set(after.keys), Set(before.keys), "the same file set")
         XCTAssertNotEqual(after.filter { $0.key.hasPrefix("m/") }, before.filter { $0.key.hasPrefix("m/") }, "the objects were sealed again")
@@ -116,6 +118,13 @@ final class ReprocessTests: XCTestCase {
         XCTAssertEqual(second.status, 0, second.err)
         XCTAssertTrue(second.out.contains("0 mailbox cop(ies) rewritten, 5 unchanged"), second.out)
         XCTAssertEqual(files(inst), after, "a second run changes no file: bytes, inode and modification time")
+        // On a terminal (script(1) gives it one): a progress bar with the count and an ETA.
+        guard let script = Tools.which("script") else { throw MissingTool("script (util-linux)") }
+        let command = ([Paths.spoolrun, "reprocess", "--config", inst.config, "--all"]).map { "'\($0)'" }.joined(separator: " ")
+        let tty = try Shell.run(script, ["-qec", command, "/dev/null"], timeout: 300)
+        XCTAssertEqual(tty.status, 0, tty.out + tty.err)
+        XCTAssertTrue(tty.out.contains("] 3/3  ETA 0:00"), "a progress bar: \(tty.out)")
+        XCTAssertEqual(files(inst), after, "and still no file changed")
         XCTAssertEqual(try readable(inst), content)
     }
 
