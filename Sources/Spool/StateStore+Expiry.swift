@@ -66,14 +66,11 @@ extension StateStore {
         return try wrap {
             try pool.read { db in
                 var out: [String: Int] = [:]
-                for chunk in addresses.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    for row in try Row.fetchAll(db, sql: """
-                        SELECT r.address AS address, COALESCE(SUM(d.size), 0) AS bytes FROM recipients r
-                        LEFT JOIN deliveries d ON d.mailbox_id = r.mailbox_id WHERE r.address IN (\(marks)) GROUP BY r.address
-                        """, arguments: StatementArguments(Array(chunk))) {
-                        out[row["address"]] = row["bytes"]
-                    }
+                for row in try Self.rows(db, in: addresses, { """
+                    SELECT r.address AS address, COALESCE(SUM(d.size), 0) AS bytes FROM recipients r
+                    LEFT JOIN deliveries d ON d.mailbox_id = r.mailbox_id WHERE r.address IN (\($0)) GROUP BY r.address
+                    """ }) {
+                    out[row["address"]] = row["bytes"]
                 }
                 return out
             }

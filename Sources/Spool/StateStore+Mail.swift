@@ -184,13 +184,9 @@ extension StateStore {
         return try wrap {
             try pool.read { db in
                 var found: [String: DeliveryRecord] = [:]
-                for chunk in receiptHashes.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    for row in try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE receipt_hash IN (\(marks))",
-                                                arguments: StatementArguments(chunk)) {
-                        let d = Self.delivery(row)
-                        if let h = d.receiptHash { found[h] = d }
-                    }
+                for row in try Self.rows(db, in: receiptHashes, { "SELECT * FROM deliveries WHERE receipt_hash IN (\($0))" }) {
+                    let d = Self.delivery(row)
+                    if let h = d.receiptHash { found[h] = d }
                 }
                 return found
             }
@@ -231,13 +227,8 @@ extension StateStore {
         guard !hashes.isEmpty else { return [] }
         return try wrap {
             try pool.read { db in
-                var found: Set<String> = []
-                for chunk in hashes.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    found.formUnion(try String.fetchAll(db, sql: "SELECT receipt_hash FROM receipts_read WHERE receipt_hash IN (\(marks))",
-                                                        arguments: StatementArguments(chunk)))
-                }
-                return found
+                Set(try Self.rows(db, in: hashes, { "SELECT receipt_hash FROM receipts_read WHERE receipt_hash IN (\($0))" })
+                    .map { $0["receipt_hash"] as String })
             }
         }
     }

@@ -45,13 +45,9 @@ extension StateStore {
         return try wrap {
             try pool.read { db in
                 var found: [String: DeliveryRecord] = [:]
-                for chunk in messageIDs.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    for row in try Row.fetchAll(db, sql: "SELECT * FROM deliveries WHERE message_id IN (\(marks))",
-                                                arguments: StatementArguments(Array(chunk))) {
-                        let d = Self.delivery(row)
-                        found[d.messageID] = d
-                    }
+                for row in try Self.rows(db, in: messageIDs, { "SELECT * FROM deliveries WHERE message_id IN (\($0))" }) {
+                    let d = Self.delivery(row)
+                    found[d.messageID] = d
                 }
                 return found
             }

@@ -267,18 +267,25 @@ public final class StateStore: @unchecked Sendable {
         return try wrap {
             try pool.read { db in
                 var found: [String: RecipientRecord] = [:]
-                for chunk in addresses.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    for row in try Row.fetchAll(db, sql: "SELECT * FROM recipients WHERE address IN (\(marks))",
-                                                arguments: StatementArguments(chunk)) {
-                        let r = RecipientRecord(address: row["address"], mailboxID: row["mailbox_id"],
-                                                publicKey: [UInt8](row["public_key"] as Data), createdAt: Self.date(row, "created_at") ?? .distantPast)
-                        found[r.address] = r
-                    }
+                for row in try Self.rows(db, in: addresses, { "SELECT * FROM recipients WHERE address IN (\($0))" }) {
+                    let r = RecipientRecord(address: row["address"], mailboxID: row["mailbox_id"],
+                                            publicKey: [UInt8](row["public_key"] as Data), createdAt: Self.date(row, "created_at") ?? .distantPast)
+                    found[r.address] = r
                 }
                 return found
             }
         }
+    }
+
+    /// The rows of `sql(marks)` for every value, asked in chunks of 500 (SQLite's limit on
+    /// host parameters): `marks` is the "?,?,..." list to put inside `IN (...)`.
+    static func rows(_ db: Database, in values: [String], _ sql: (String) -> String) throws -> [Row] {
+        var rows: [Row] = []
+        for chunk in values.chunked(500) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            rows += try Row.fetchAll(db, sql: sql(marks), arguments: StatementArguments(Array(chunk)))
+        }
+        return rows
     }
 
     func wrap<T>(_ body: () throws -> T) throws -> T {
@@ -300,18 +307,13 @@ public final class StateStore: @unchecked Sendable {
             try pool.read { db in
                 var accepted: [String: MessageRecord] = [:]
                 var rejected: [String: RejectionRecord] = [:]
-                for chunk in spoolNames.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    for row in try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE spool_name IN (\(marks))",
-                                                arguments: StatementArguments(chunk)) {
-                        let r = Self.message(row)
-                        accepted[Self.key(r.spoolName, r.digest)] = r
-                    }
-                    for row in try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE spool_name IN (\(marks))",
-                                                arguments: StatementArguments(chunk)) {
-                        let r = Self.rejection(row)
-                        rejected[Self.key(r.spoolName, r.digest)] = r
-                    }
+                for row in try Self.rows(db, in: spoolNames, { "SELECT * FROM messages WHERE spool_name IN (\($0))" }) {
+                    let r = Self.message(row)
+                    accepted[Self.key(r.spoolName, r.digest)] = r
+                }
+                for row in try Self.rows(db, in: spoolNames, { "SELECT * FROM rejections WHERE spool_name IN (\($0))" }) {
+                    let r = Self.rejection(row)
+                    rejected[Self.key(r.spoolName, r.digest)] = r
                 }
                 return (accepted, rejected)
             }
@@ -323,14 +325,8 @@ public final class StateStore: @unchecked Sendable {
         guard !ids.isEmpty else { return [] }
         return try wrap {
             try pool.read { db in
-                var found: Set<String> = []
-                for chunk in ids.chunked(500) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    found.formUnion(try String.fetchAll(
-                        db, sql: "SELECT envelope_id FROM messages WHERE envelope_id IN (\(marks))",
-                        arguments: StatementArguments(chunk)))
-                }
-                return found
+                Set(try Self.rows(db, in: ids, { "SELECT envelope_id FROM messages WHERE envelope_id IN (\($0))" })
+                    .map { $0["envelope_id"] as String })
             }
         }
     }
