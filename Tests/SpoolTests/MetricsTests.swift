@@ -12,13 +12,16 @@ final class MetricsTests: XCTestCase {
     var dir: TemporaryDirectory!
     var config: SpoolrunConfig!
     var gateway: GatewayConfig!
-    /// A whole second, so that ages and timestamps come out exact.
-    let t0 = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+    /// A whole second, so that ages and timestamps come out exact. Taken in setUp: XCTest
+    /// makes every test case object when the run starts, minutes before a late test runs,
+    /// and a clock that old makes the tunnel messages wrapped now look made in the future.
+    var t0 = Date()
     var metricsPath: String { dir.file("textfile/spoolrun.prom") }
     /// Each run of the test's sendmail command appends one line here.
     var calls: String { dir.file("calls.log") }
 
     override func setUpWithError() throws {
+        t0 = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         dir = try TemporaryDirectory()
         let inst = try Setup.run(SetupOptions(directory: dir.file("inst")))
         config = try SpoolrunConfig.load(path: inst.config)
