@@ -156,6 +156,16 @@ public struct GatewayConfig: Sendable {
     public var senderKey: String
     public var senderCert: String
     public var recipientCerts: [String]
+    /// CipherMail's webmail settings, for `spoolrun gateway filter` (issue 7).
+    public var routing = GatewayRoutingSettings(enabled: true, onlyIfMandatory: false, otpEnabled: false, readReceipt: .never)
+    /// How a message is recognised as must-encrypt (default: the subject tag "[secure]").
+    public var mandatory: GatewayTrigger = .subjectTag("[secure]")
+    /// How a message asks for OTP-PDF delivery (default: the subject tag "[otp]").
+    public var otpPDF: GatewayTrigger = .subjectTag("[otp]")
+    /// A file of addresses and domains that receive encrypted mail directly.
+    public var directRecipients: String?
+    /// The command for both outputs (`SENDMAIL -i -f FROM -- RCPT...`).
+    public var sendmail = "/usr/sbin/sendmail"
 
     public static func load(path: String) throws -> GatewayConfig {
         let root = try ConfigReader.load(path: path)
@@ -171,9 +181,29 @@ public struct GatewayConfig: Sendable {
         let key = try g.path("sender_key") ?? { throw g.error("sender_key", "is required") }()
         let cert = try g.path("sender_cert") ?? { throw g.error("sender_cert", "is required") }()
         let rcpt = try g.path("recipient_cert") ?? { throw g.error("recipient_cert", "is required") }()
+        let receipt = try g.boolOrWord("read_receipt", words: [ReadReceiptPolicy.whenAsked.rawValue]).flatMap(ReadReceiptPolicy.init) ?? .never
+        let routing = GatewayRoutingSettings(enabled: try g.bool("enabled") ?? true, onlyIfMandatory: try g.bool("only_if_mandatory") ?? false,
+                                             otpEnabled: try g.bool("otp_enabled") ?? false, readReceipt: receipt)
+        func trigger(_ key: String, _ fallback: GatewayTrigger) throws -> GatewayTrigger {
+            guard let text = try g.string(key) else { return fallback }
+            guard let t = GatewayTrigger.parse(text) else {
+                throw g.error(key, "must be \"always\", \"subject:TAG\" or \"header:NAME: VALUE\", not \"\(text)\"")
+            }
+            return t
+        }
+        let mandatory = try trigger("mandatory", .subjectTag("[secure]"))
+        let otp = try trigger("otp_pdf", .subjectTag("[otp]"))
+        let direct = try g.path("direct_recipients")
+        let sendmail = try g.string("sendmail") ?? "/usr/sbin/sendmail"
         try g.finish()
         try root.finish()
-        return GatewayConfig(file: path, webmailRecipient: recipient, webmailSender: sender,
-                             senderKey: key, senderCert: cert, recipientCerts: [rcpt])
+        var config = GatewayConfig(file: path, webmailRecipient: recipient, webmailSender: sender,
+                                   senderKey: key, senderCert: cert, recipientCerts: [rcpt])
+        config.routing = routing
+        config.mandatory = mandatory
+        config.otpPDF = otp
+        config.directRecipients = direct
+        config.sendmail = sendmail
+        return config
     }
 }

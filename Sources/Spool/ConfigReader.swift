@@ -85,6 +85,17 @@ final class ConfigReader {
         return b
     }
 
+    /// A value that is either true/false or one of `words` (e.g. read_receipt = "when-asked").
+    func boolOrWord(_ key: String, words: [String]) throws -> String? {
+        seen.insert(key)
+        guard let value = table[key] else { return nil }
+        if let b = value.bool { return b ? "true" : "false" }
+        guard let s = value.string, words.contains(s) else {
+            throw error(key, "must be true, false" + words.map { " or \"\($0)\"" }.joined())
+        }
+        return s
+    }
+
     func stringArray(_ key: String) throws -> [String]? {
         seen.insert(key)
         guard let value = table[key] else { return nil }

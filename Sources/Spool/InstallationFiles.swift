@@ -69,6 +69,16 @@ enum InstallationFiles {
         sender_cert = "gateway-sender.crt"
         recipient_cert = "tunnel-recipient.crt"
 
+        # The webmail settings, for `spoolrun gateway filter` (a Postfix content filter).
+        enabled = true
+        read_receipt = false                 # true, false or "when-asked" (Disposition-Notification-To)
+        only_if_mandatory = false            # true: mail that may be encrypted, but need not, passes through
+        otp_enabled = false                  # true: OTP-PDF requests go to the portal as protected PDFs
+        mandatory = "subject:[secure]"       # or "header:X-Encrypt: mandatory", or "always"
+        otp_pdf = "subject:[otp]"            # or "header:X-OTP-PDF: yes"
+        # direct_recipients = "direct-recipients.txt"   # addresses and @domains with their own encryption
+        sendmail = "/usr/sbin/sendmail"
+
         """
     }
 
