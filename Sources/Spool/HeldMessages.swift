@@ -1,6 +1,7 @@
 // spool/held/: tunnel files set aside, not refused (DESIGN §8), e.g. over a mailbox quota.
 // `spoolrun reprocess --held` puts them back into spool/new for the next sweep.
 import Foundation
+import Logging
 
 public struct HeldMessages {
     let config: SpoolrunConfig
@@ -8,6 +9,12 @@ public struct HeldMessages {
     public init(config: SpoolrunConfig) { self.config = config }
 
     var directory: String { (config.spool as NSString).appendingPathComponent("held") }
+
+    /// `reprocess --held`: the held files back into spool/new, then a sweep takes them.
+    public func redeliver(logger: Logger) throws -> (released: Int, sweep: SweepSummary) {
+        let released = try release()
+        return (released, try Sweep.standard(config: config, logger: logger).run())
+    }
 
     /// Moves every held tunnel file back to spool/new, never replacing a file there, and
     /// drops its NAME.reason; returns how many moved.
@@ -22,13 +29,5 @@ public struct HeldMessages {
             moved += 1
         }
         return moved
-    }
-}
-
-/// Dates on the command line: YYYY-MM-DD (midnight UTC) or RFC 3339.
-public enum ReprocessDates {
-    public static func parse(_ text: String) -> Date? {
-        if text.utf8.count == 10 { return TunnelEnvelope.parseTime(text + "T00:00:00Z") }
-        return TunnelEnvelope.parseTime(text)
     }
 }

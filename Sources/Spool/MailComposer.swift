@@ -78,13 +78,19 @@ public struct MailComposer: Sendable {
 
     /// The first-contact password, to the envelope's sender only.
     public func passwordNotice(envelope: TunnelEnvelope, recipient: String, password: String, now: Date) throws -> OutboxEntry {
+        try passwordNotice(recipient: recipient, password: password, to: envelope.sender, cause: envelope.id, envelopeID: envelope.id,
+                           now: now)
+    }
+
+    /// The password notice to `to`, who passes the password on; `cause` makes its uid.
+    private func passwordNotice(recipient: String, password: String, to: String, cause: String, envelopeID: String?,
+                                now: Date) throws -> OutboxEntry {
         let text = templates.render(.passwordNotice, [
             "recipient": .text(recipient), "password": .text(password), "portal_url": .text(config.portalURL),
-            "sender_address": .text(envelope.sender),
+            "sender_address": .text(to),
         ])
-        return try entry(.passwordNotice, uid: OutboxEntry.uid(.passwordNotice, cause: envelope.id, recipient: recipient),
-                         envelopeID: envelope.id, to: MailAddress(address: envelope.sender), text: text, now: now,
-                         body: Self.textAndHTML)
+        return try entry(.passwordNotice, uid: OutboxEntry.uid(.passwordNotice, cause: cause, recipient: recipient),
+                         envelopeID: envelopeID, to: MailAddress(address: to), text: text, now: now, body: Self.textAndHTML)
     }
 
     /// To the envelope's sender: a message was held because a recipient's mailbox is full.
@@ -98,13 +104,8 @@ public struct MailComposer: Sendable {
 
     /// After `spoolrun recipient reset`: the new password, to whoever passes it on.
     public func resetNotice(recipient: String, password: String, to: String, now: Date) throws -> OutboxEntry {
-        let text = templates.render(.passwordNotice, [
-            "recipient": .text(recipient), "password": .text(password), "portal_url": .text(config.portalURL),
-            "sender_address": .text(to),
-        ])
-        let cause = "reset|" + UTCTime.database(now)
-        return try entry(.passwordNotice, uid: OutboxEntry.uid(.passwordNotice, cause: cause, recipient: recipient),
-                         envelopeID: nil, to: MailAddress(address: to), text: text, now: now, body: Self.textAndHTML)
+        try passwordNotice(recipient: recipient, password: password, to: to, cause: "reset|" + UTCTime.database(now), envelopeID: nil,
+                           now: now)
     }
 
     /// The RFC 3798 disposition notification to the envelope's sender.

@@ -19,6 +19,21 @@ public struct PortalFiles: Sendable {
         try FileSystem.writeAtomically(Array(text.utf8), to: parametersPath, mode: 0o644)
     }
 
+    /// Removes every key bundle of `mailboxID` (the id is inside each bundle) but `keeping`;
+    /// returns how many went. Bundles are named by a locator only the password derives.
+    func removeBundles(mailboxID: String, keeping: String? = nil) throws -> Int {
+        let keys = root.appendingPathComponent("k")
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: keys)) ?? [] where name.hasSuffix(".json") {
+            let path = keys.appendingPathComponent(name)
+            guard path != keeping, let data = FileManager.default.contents(atPath: path),
+                  let bundle = try? KeyBundle(json: [UInt8](data)), bundle.mailboxID == mailboxID else { continue }
+            if unlink(path) != 0 { throw FileSystemError(path: path, operation: "unlink", errno: errno) }
+            removed += 1
+        }
+        return removed
+    }
+
     public func writeBundle(_ bundle: KeyBundle, locator: String) throws {
         // k/ is never listed (nginx autoindex off): a bundle is found only by its locator.
         try FileSystem.makeDirectory(root.appendingPathComponent("k"), mode: 0o755)

@@ -23,7 +23,7 @@ public struct Recall {
         let address = recipient.map { EmailAddress.normalize($0) }
         let copies = try store.deliveries(envelopeID: envelopeID).filter { address == nil || $0.address == address }
         guard !copies.isEmpty else {
-            throw ReprocessError(description: "message \(envelopeID) has no delivered copy" + (address.map { " in the mailbox of \($0)" } ?? "")
+            throw AdminCommandError(description: "message \(envelopeID) has no delivered copy" + (address.map { " in the mailbox of \($0)" } ?? "")
                                  + " (already recalled or expired, or not an envelope id; see the sweep's log)")
         }
         try MailboxRemoval(config: config, store: store, logger: logger).remove(copies.map { ($0, "recall") }, now: clock())

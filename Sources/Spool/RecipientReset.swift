@@ -37,16 +37,16 @@ public struct RecipientReset {
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore(directory: config.state)
         guard let old = try store.recipients([address])[address] else {
-            throw ReprocessError(description: "\(address) has no mailbox (see spoolrun recipient list)")
+            throw AdminCommandError(description: "\(address) has no mailbox (see spoolrun recipient list)")
         }
         let to: String
         if let passwordTo {
-            guard EmailAddress.isValid(passwordTo) else { throw ReprocessError(description: "--password-to \(passwordTo) is not an email address") }
+            guard EmailAddress.isValid(passwordTo) else { throw AdminCommandError(description: "--password-to \(passwordTo) is not an email address") }
             to = EmailAddress.normalize(passwordTo)
         } else if let sender = try store.messages(.recipient(address)).last?.sender {
             to = sender
         } else {
-            throw ReprocessError(description: "\(address) has no message whose sender could pass the new password on; give --password-to ADDR")
+            throw AdminCommandError(description: "\(address) has no message whose sender could pass the new password on; give --password-to ADDR")
         }
         let now = clock()
         let www = PortalFiles(root: config.www)
@@ -60,15 +60,7 @@ public struct RecipientReset {
                     metadata: ["recipient": "\(address)", "notice_to": "\(to)"])
         let resealed = try Reprocess(config: config, logger: logger, loginIterations: loginIterations, clock: clock)
             .render(ReprocessOptions(selection: .recipient(address)))
-        var removed = 0
-        let keys = www.root.appendingPathComponent("k")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: keys)) ?? [] where name.hasSuffix(".json") {
-            let path = keys.appendingPathComponent(name)
-            guard path != contact.bundleFile, let data = FileManager.default.contents(atPath: path),
-                  let bundle = try? KeyBundle(json: [UInt8](data)), bundle.mailboxID == old.mailboxID else { continue }
-            if unlink(path) != 0 { throw FileSystemError(path: path, operation: "unlink", errno: errno) }
-            removed += 1
-        }
+        let removed = try www.removeBundles(mailboxID: old.mailboxID, keeping: contact.bundleFile)
         return Outcome(notified: to, resealed: resealed, oldBundlesRemoved: removed)
     }
 }
@@ -85,54 +77,3 @@ extension StateStore {
     }
 }
 
-/// `spoolrun recipient delete ADDR`: the mailbox, its key bundles and the recipient's state
-/// go, under the sweep lock (state rows first: a crash then leaves only files nobody can
-/// reach or open, removed by running the command again). A later message to the address
-/// meets them anew (first contact).
-public struct RecipientDeletion {
-    let config: SpoolrunConfig
-    let logger: Logger
-
-    public init(config: SpoolrunConfig, logger: Logger) {
-        self.config = config
-        self.logger = logger
-    }
-
-    /// Returns how many delivered messages the mailbox held.
-    public func run(_ address: String) throws -> Int {
-        let address = EmailAddress.normalize(address)
-        let lock = try Reprocess.lock(config)
-        defer { withExtendedLifetime(lock) {} }
-        let store = try StateStore(directory: config.state)
-        guard let recipient = try store.recipients([address])[address] else {
-            throw ReprocessError(description: "\(address) has no mailbox (see spoolrun recipient list)")
-        }
-        let messages = try store.deleteRecipient(address: address, mailboxID: recipient.mailboxID)
-        let www = PortalFiles(root: config.www)
-        let mailbox = www.mailboxPath(recipient.mailboxID)
-        if FileSystem.exists(mailbox) { try FileManager.default.removeItem(atPath: mailbox) }
-        let keys = www.root.appendingPathComponent("k")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: keys)) ?? [] where name.hasSuffix(".json") {
-            let path = keys.appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: path), let bundle = try? KeyBundle(json: [UInt8](data)),
-                  bundle.mailboxID == recipient.mailboxID else { continue }
-            if unlink(path) != 0 { throw FileSystemError(path: path, operation: "unlink", errno: errno) }
-        }
-        logger.info("recipient deleted: mailbox, key bundles and state removed", metadata: ["recipient": "\(address)", "messages": "\(messages)"])
-        return messages
-    }
-}
-
-extension StateStore {
-    /// Deletes the recipient and their deliveries; returns how many deliveries there were.
-    func deleteRecipient(address: String, mailboxID: String) throws -> Int {
-        try wrap {
-            try pool.write { db in
-                let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID]) ?? 0
-                try db.execute(sql: "DELETE FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID])
-                try db.execute(sql: "DELETE FROM recipients WHERE address = ?", arguments: [address])
-                return n
-            }
-        }
-    }
-}

@@ -35,7 +35,8 @@ public struct ReprocessSummary: Sendable, Equatable {
     public var mailQueued = 0
 }
 
-public struct ReprocessError: Error, CustomStringConvertible {
+/// Why an administrator's command (reprocess, recall, recipient reset or delete) stopped.
+public struct AdminCommandError: Error, CustomStringConvertible {
     public let description: String
     /// The sweep lock is held: try again later.
     public var busy = false
@@ -66,7 +67,7 @@ public struct Reprocess {
     static func lock(_ config: SpoolrunConfig) throws -> SweepLock {
         try FileSystem.makeDirectory(config.state, mode: 0o700)
         guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
-            throw ReprocessError(description: "a sweep or another command is running (lock \(config.state)/sweep.lock); try again when it is done",
+            throw AdminCommandError(description: "a sweep or another command is running (lock \(config.state)/sweep.lock); try again when it is done",
                                  busy: true)
         }
         return lock
@@ -87,7 +88,7 @@ public struct Reprocess {
         let records = try store.messages(options.selection)
         summary.selected = records.count
         if case .message(let id) = options.selection, records.isEmpty {
-            throw ReprocessError(description: "no accepted message has the envelope id \(id) (see spoolrun status, or the log of the sweep that took it)")
+            throw AdminCommandError(description: "no accepted message has the envelope id \(id) (see spoolrun status, or the log of the sweep that took it)")
         }
         let intake = Intake(config: config, opener: try KeyFiles.tunnelOpener(for: config))
         var only: String?

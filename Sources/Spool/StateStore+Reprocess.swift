@@ -12,6 +12,11 @@ public enum ReprocessSelection: Sendable, Equatable {
     case recipient(String)
     /// Messages received at or after this instant.
     case since(Date)
+
+    /// A `--since` date: YYYY-MM-DD (midnight UTC) or RFC 3339.
+    public static func date(_ text: String) -> Date? {
+        TunnelEnvelope.parseTime(text.utf8.count == 10 ? text + "T00:00:00Z" : text)
+    }
 }
 
 extension StateStore {

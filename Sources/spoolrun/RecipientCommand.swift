@@ -33,7 +33,7 @@ extension Spoolrun {
                         let outcome = try RecipientReset(config: try options.load(), logger: Logger(label: "spoolrun")).run(address, passwordTo: passwordTo)
                         print("reset \(address): new password queued for \(outcome.notified); \(outcome.resealed.rewritten) message(s) sealed again, "
                               + "\(outcome.resealed.failed) failed; \(outcome.oldBundlesRemoved) old key bundle(s) removed")
-                    } catch let e as ReprocessError {
+                    } catch let e as AdminCommandError {
                         throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
                     }
                 }
@@ -51,7 +51,7 @@ extension Spoolrun {
                     do {
                         let n = try RecipientDeletion(config: try options.load(), logger: Logger(label: "spoolrun")).run(address)
                         print("deleted \(address): mailbox with \(n) message(s), key bundles and state removed")
-                    } catch let e as ReprocessError {
+                    } catch let e as AdminCommandError {
                         throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
                     }
                 }

@@ -27,13 +27,9 @@ extension Spoolrun {
         func validate() throws {
             let chosen = [all, message != nil, recipient != nil, since != nil, held].filter { $0 }.count
             guard chosen == 1 else { throw ValidationError("give exactly one of --all, --message, --recipient, --since, --held") }
-            if let since, Self.date(since) == nil {
+            if let since, ReprocessSelection.date(since) == nil {
                 throw ValidationError("--since \(since): not a date (YYYY-MM-DD, or RFC 3339 such as 2026-11-25T10:00:00Z)")
             }
-        }
-
-        static func date(_ text: String) -> Date? {
-            ReprocessDates.parse(text)
         }
 
         func run() throws {
@@ -42,23 +38,22 @@ extension Spoolrun {
                 let config = try options.load()
                 let logger = Logger(label: "spoolrun")
                 if held {
-                    let moved = try HeldMessages(config: config).release()
-                    print("moved \(moved) held message(s) back to spool/new")
-                    let summary = try Sweep.standard(config: config, logger: logger).run()
-                    print("accepted: \(summary.accepted), rejected: \(summary.rejected)")
+                    let (moved, summary) = try HeldMessages(config: config).redeliver(logger: logger)
+                    print("moved \(moved) held message(s) back to spool/new; swept: \(summary.accepted) accepted, "
+                          + "\(summary.rejected) rejected, \(summary.held) held again")
                     return
                 }
                 let selection: ReprocessSelection
                 if let message { selection = .message(message) }
                 else if let recipient { selection = .recipient(recipient.trimmingCharacters(in: .whitespaces).lowercased()) }
-                else if let since { selection = .since(Self.date(since)!) }
+                else if let since { selection = .since(ReprocessSelection.date(since)!) }
                 else { selection = .all }
                 let bar = ProgressReport(terminal: isatty(STDERR_FILENO) == 1, logger: logger)
                 let summary: ReprocessSummary
                 do {
                     summary = try Spool.Reprocess(config: config, logger: logger)
                         .run(ReprocessOptions(selection: selection, notify: notify), progress: bar.update)
-                } catch let e as ReprocessError {
+                } catch let e as AdminCommandError {
                     throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)  // 75: EX_TEMPFAIL
                 }
                 bar.finish()

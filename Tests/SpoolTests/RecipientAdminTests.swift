@@ -83,4 +83,18 @@ extension RenderStageTests {
         XCTAssertNotNil(try signIn("carol@ext.example", "pw-carol-del"), "Carol keeps hers")
         XCTAssertThrowsError(try RecipientDeletion(config: config, logger: Logger(label: "test")).run("bob@ext.example"))
     }
+
+    func testReprocessSinceSelectsTheMessagesReceivedAtOrAfterTheDate() throws {
+        let t0 = Date()
+        try deliver(original, to: ["bob@ext.example"], passwords: ["bob@ext.example": "pw-bob-since"], name: "m1")
+        XCTAssertEqual(try sweep(at: t0).accepted, 1)
+        try deliver(original, to: ["bob@ext.example"], name: "m2")
+        XCTAssertEqual(try sweep(at: t0.addingTimeInterval(60)).accepted, 1)
+        let store = try StateStore(directory: config.state)
+        XCTAssertEqual(try store.messages(.since(t0.addingTimeInterval(30))).map(\.spoolName), ["m2"])
+        XCTAssertEqual(try store.messages(.since(t0)).map(\.spoolName), ["m1", "m2"], "at the instant itself counts")
+        XCTAssertEqual(ReprocessSelection.date("2026-11-25")?.timeIntervalSince1970, 1_795_564_800, "a day is its midnight, UTC")
+        XCTAssertEqual(ReprocessSelection.date("2026-11-25T10:00:00+01:00")?.timeIntervalSince1970, 1_795_597_200)
+        XCTAssertNil(ReprocessSelection.date("25.11.2026"))
+    }
 }

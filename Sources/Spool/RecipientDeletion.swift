@@ -1,0 +1,50 @@
+// `spoolrun recipient delete ADDR` (issue 6): a recipient's mailbox, key bundles and state go.
+import Foundation
+import GRDB
+import Logging
+
+/// `spoolrun recipient delete ADDR`: the mailbox, its key bundles and the recipient's state
+/// go, under the sweep lock (state rows first: a crash then leaves only files nobody can
+/// reach or open, removed by running the command again). A later message to the address
+/// meets them anew (first contact).
+public struct RecipientDeletion {
+    let config: SpoolrunConfig
+    let logger: Logger
+
+    public init(config: SpoolrunConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Returns how many delivered messages the mailbox held.
+    public func run(_ address: String) throws -> Int {
+        let address = EmailAddress.normalize(address)
+        let lock = try Reprocess.lock(config)
+        defer { withExtendedLifetime(lock) {} }
+        let store = try StateStore(directory: config.state)
+        guard let recipient = try store.recipients([address])[address] else {
+            throw AdminCommandError(description: "\(address) has no mailbox (see spoolrun recipient list)")
+        }
+        let messages = try store.deleteRecipient(address: address, mailboxID: recipient.mailboxID)
+        let www = PortalFiles(root: config.www)
+        let mailbox = www.mailboxPath(recipient.mailboxID)
+        if FileSystem.exists(mailbox) { try FileManager.default.removeItem(atPath: mailbox) }
+        _ = try www.removeBundles(mailboxID: recipient.mailboxID)
+        logger.info("recipient deleted: mailbox, key bundles and state removed", metadata: ["recipient": "\(address)", "messages": "\(messages)"])
+        return messages
+    }
+}
+
+extension StateStore {
+    /// Deletes the recipient and their deliveries; returns how many deliveries there were.
+    func deleteRecipient(address: String, mailboxID: String) throws -> Int {
+        try wrap {
+            try pool.write { db in
+                let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID]) ?? 0
+                try db.execute(sql: "DELETE FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID])
+                try db.execute(sql: "DELETE FROM recipients WHERE address = ?", arguments: [address])
+                return n
+            }
+        }
+    }
+}
