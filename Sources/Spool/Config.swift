@@ -164,6 +164,10 @@ public struct GatewayConfig: Sendable {
     public var otpPDF: GatewayTrigger = .subjectTag("[otp]")
     /// A file of addresses and domains that receive encrypted mail directly.
     public var directRecipients: String?
+    /// A file of addresses and domains that get every encrypted message as an OTP PDF.
+    public var otpRecipients: String?
+    /// Where the filter remembers the parts it has sent (default: `journal` beside gateway.toml).
+    public var journal: String
     /// The command for both outputs (`SENDMAIL -i -f FROM -- RCPT...`).
     public var sendmail = "/usr/sbin/sendmail"
 
@@ -194,15 +198,18 @@ public struct GatewayConfig: Sendable {
         let mandatory = try trigger("mandatory", .subjectTag("[secure]"))
         let otp = try trigger("otp_pdf", .subjectTag("[otp]"))
         let direct = try g.path("direct_recipients")
+        let otpList = try g.path("otp_recipients")
+        let journal = try g.path("journal") ?? g.resolve("journal")
         let sendmail = try g.string("sendmail") ?? "/usr/sbin/sendmail"
         try g.finish()
         try root.finish()
         var config = GatewayConfig(file: path, webmailRecipient: recipient, webmailSender: sender,
-                                   senderKey: key, senderCert: cert, recipientCerts: [rcpt])
+                                   senderKey: key, senderCert: cert, recipientCerts: [rcpt], journal: journal)
         config.routing = routing
         config.mandatory = mandatory
         config.otpPDF = otp
         config.directRecipients = direct
+        config.otpRecipients = otpList
         config.sendmail = sendmail
         return config
     }

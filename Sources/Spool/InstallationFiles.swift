@@ -61,7 +61,8 @@ enum InstallationFiles {
 
     static func gatewayConfig(recipient: String, sender: String, ownKey: Bool) -> String {
         """
-        # Gateway side of the tunnel, read by `spoolrun wrap`. Copy this folder to the gateway.
+        # Gateway side of the tunnel, read by `spoolrun wrap` and `spoolrun gateway filter`.
+        # Copy this folder to the gateway.
         [gateway]
         webmail_recipient = \(quoted(recipient))
         webmail_sender = \(quoted(sender))
@@ -76,7 +77,10 @@ enum InstallationFiles {
         otp_enabled = false                  # true: OTP-PDF requests go to the portal as protected PDFs
         mandatory = "subject:[secure]"       # or "header:X-Encrypt: mandatory", or "always"
         otp_pdf = "subject:[otp]"            # or "header:X-OTP-PDF: yes"
-        # direct_recipients = "direct-recipients.txt"   # addresses and @domains with their own encryption
+        # Files of addresses, @domains and .subdomains, one a line (see docs/gateway.md):
+        # direct_recipients = "direct-recipients.txt"   # they have their own encryption: pass through
+        # otp_recipients = "otp-recipients.txt"         # encrypted mail to them goes as an OTP PDF
+        journal = "journal"                  # what the filter has sent, so that a retry sends no part twice
         sendmail = "/usr/sbin/sendmail"
 
         """

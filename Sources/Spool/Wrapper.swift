@@ -12,6 +12,9 @@ public struct WrapOptions: Sendable {
     public var passwords: [String: String] = [:]
     public var expires: Date?
     public var cipher: TunnelCipher = .aes256gcm
+    /// The envelope id (default: random). The gateway filter derives it from the message, so
+    /// that a part sent twice after a crash is refused by the portal as a replay.
+    public var id: String?
 
     public init(recipients: [String]) { self.recipients = recipients }
 }
@@ -51,7 +54,7 @@ public enum Wrapper {
         }
 
         let envelope = TunnelEnvelope(
-            id: randomToken(24), created: now, sender: EmailAddress.normalize(sender), recipients: recipients,
+            id: options.id ?? randomToken(24), created: now, sender: EmailAddress.normalize(sender), recipients: recipients,
             readReceipt: options.readReceipt, delivery: options.otpPDF ? .otpPDF : .webmail, expires: options.expires,
             passwords: Dictionary(options.passwords.map { (EmailAddress.normalize($0.key), $0.value) },
                                   uniquingKeysWith: { $1 }))

@@ -9,7 +9,22 @@ struct Spoolrun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoolrun",
         abstract: "Secure-webmail delivery portal: sweeps an S/MIME tunnel spool into sealed mailboxes.",
-        subcommands: [Setup.self, Run.self, Wrap.self, Status.self, Outbox.self, Reprocess.self, Recall.self, Recipient.self])
+        subcommands: [Setup.self, Run.self, Wrap.self, Status.self, Outbox.self, Reprocess.self, Recall.self, Recipient.self, Gateway.self])
+
+    /// As ArgumentParser's own, but a usage error in `gateway ...` exits 75: Postfix runs the
+    /// filter from master.cf, and a mistake there must hold mail back, not bounce it.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if CommandLine.arguments.dropFirst().first == "gateway", !(error is ExitCode), exitCode(for: error) != .success {
+                FileHandle.standardError.write(Data("spoolrun gateway: \(fullMessage(for: error))\n".utf8))
+                Foundation.exit(75)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// `--config FILE`, shared by the commands that read spoolrun.toml.
