@@ -410,7 +410,8 @@ final class DeploymentTests: XCTestCase {
         // Every command and option the binary's own --help lists is in the page.
         var missing: [String] = []
         let optionPattern = try NSRegularExpression(pattern: "--[a-z][a-z0-9-]*")
-        let commands: [[String]] = [["setup"], ["run"], ["wrap"], ["reprocess"], ["status"], ["outbox", "list"], ["outbox", "show"], ["outbox", "retry"]]
+        let commands: [[String]] = [["setup"], ["run"], ["wrap"], ["reprocess"], ["status"], ["outbox", "list"], ["outbox", "show"], ["outbox", "retry"],
+                                    ["recall"], ["recipient", "list"], ["recipient", "reset"], ["recipient", "delete"], ["gateway", "filter"]]
         for command in commands {
             let help = try Shell.run(Paths.spoolrun, command + ["--help"], timeout: 30)
             XCTAssertEqual(help.status, 0, "\(command) --help: \(help.err)")
