@@ -14,12 +14,16 @@ final class GatewayConfigTests: XCTestCase {
         XCTAssertEqual(defaults.mandatory, .subjectTag("[secure]"))
         XCTAssertEqual(defaults.otpPDF, .subjectTag("[otp]"))
         XCTAssertNil(defaults.directRecipients)
+        XCTAssertNil(defaults.otpRecipients)
+        XCTAssertEqual(defaults.journal, inst.gateway + "/journal", "the journal beside gateway.toml")
         XCTAssertEqual(defaults.sendmail, "/usr/sbin/sendmail")
 
         var text = try String(contentsOfFile: inst.gatewayConfig, encoding: .utf8)
         for (from, to) in [("read_receipt = false", "read_receipt = \"when-asked\""), ("only_if_mandatory = false", "only_if_mandatory = true"),
                            ("otp_enabled = false", "otp_enabled = true"), ("mandatory = \"subject:[secure]\"", "mandatory = \"header:X-Encrypt: mandatory\""),
-                           ("# direct_recipients", "direct_recipients"), ("\nenabled = true", "\nenabled = false")] {
+                           ("# direct_recipients", "direct_recipients"), ("# otp_recipients", "otp_recipients"),
+                           ("journal = \"journal\"", "journal = \"/var/lib/spoolrun-gateway/journal\""),
+                           ("\nenabled = true", "\nenabled = false")] {
             XCTAssertTrue(text.contains(from), from)
             text = text.replacingOccurrences(of: from, with: to)
         }
@@ -28,6 +32,8 @@ final class GatewayConfigTests: XCTestCase {
         XCTAssertEqual(set.routing, GatewayRoutingSettings(enabled: false, onlyIfMandatory: true, otpEnabled: true, readReceipt: .whenAsked))
         XCTAssertEqual(set.mandatory, .header(name: "X-Encrypt", value: "mandatory"))
         XCTAssertEqual(set.directRecipients, inst.gateway + "/direct-recipients.txt", "relative to the gateway folder")
+        XCTAssertEqual(set.otpRecipients, inst.gateway + "/otp-recipients.txt")
+        XCTAssertEqual(set.journal, "/var/lib/spoolrun-gateway/journal")
     }
 
     func testAWebmailSettingThatCannotBeUsedIsAnErrorNamingFileAndKey() throws {
