@@ -2,7 +2,6 @@
 // fields (unfolded, RFC 2047 decoded) without parsing the body, and makes the two edits the
 // filter needs while leaving every other byte as it was: a new field put in front (a trace
 // field), and one field's value replaced (the subject with its tag removed).
-internal import CGMime
 
 public struct HeaderBlock: Sendable {
     public struct Field: Sendable {
@@ -92,24 +91,15 @@ public struct HeaderBlock: Sendable {
         return fields
     }
 
-    static func decode(_ raw: String) -> String {
-        GMimeRuntime.ensure()
-        guard raw.contains("=?"), let decoded = g_mime_utils_header_decode_text(nil, raw) else {
-            return raw.trimmingWhitespace()
-        }
-        defer { spoolrun_g_free(decoded) }
-        return String(cString: decoded).trimmingWhitespace()
-    }
+    static func decode(_ raw: String) -> String { EncodedWords.decode(raw).trimmingWhitespace() }
 
     // MARK: - Writing
 
+    /// Plain printable ASCII as it is; anything else, or text that would read as an encoded
+    /// word, as Q-encoded words.
     private static func encode(_ text: String) -> String {
         let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } && !text.contains("=?")
-        guard !plain else { return text }
-        GMimeRuntime.ensure()
-        guard let encoded = g_mime_utils_header_encode_text(nil, text, "utf-8") else { return text }
-        defer { spoolrun_g_free(encoded) }
-        return String(cString: encoded)
+        return plain ? text : EncodedWords.encode(text)
     }
 
     /// `Name: value` folded at spaces so that lines stay near 78 characters.

@@ -75,9 +75,7 @@ enum MailWriter {
     static func headerText(_ s: String) -> String {
         var text = s
         for _ in 0..<3 where text.contains("=?") {
-            guard let decoded = g_mime_utils_header_decode_text(nil, text) else { break }
-            let next = String(cString: decoded)
-            spoolrun_g_free(decoded)
+            let next = EncodedWords.decode(text)
             if next == text { break }
             text = next
         }

@@ -68,7 +68,7 @@ final class MessageReader {
         guard headerBytes <= limits.maxHeaderBytes else { throw MIMEError.headerLimit(limits.maxHeaderBytes) }
 
         var parsed = ParsedMessage()
-        parsed.subject = g_mime_message_get_subject(message).map { String(cString: $0) }
+        parsed.subject = Self.subject(message)
         parsed.from = Self.addresses(g_mime_message_get_from(message))
         parsed.to = Self.addresses(g_mime_message_get_to(message))
         parsed.cc = Self.addresses(g_mime_message_get_cc(message))
@@ -385,6 +385,19 @@ final class MessageReader {
     }
 
     static func label(_ path: String) -> String { path.isEmpty ? "message" : "part \(path)" }
+
+    /// The subject, decoded. Encoded words are decoded by us (EncodedWords: Debian's GMime
+    /// cuts a subject of several padded base64 words short); a raw 8-bit subject is left to
+    /// GMime, which guesses its charset.
+    static func subject(_ message: UnsafeMutablePointer<GMimeMessage>) -> String? {
+        let decoded = g_mime_message_get_subject(message).map { String(cString: $0) }
+        guard let list = g_mime_object_get_header_list(spoolrun_gmime_message_as_object(message)),  // borrowed
+              let header = g_mime_header_list_get_header(list, "Subject"),  // borrowed
+              let raw = g_mime_header_get_raw_value(header).map({ String(cString: $0) }),
+              raw.utf8.allSatisfy({ $0 < 0x80 }), raw.contains("=?") else { return decoded }
+        let unfolded = raw.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
+        return EncodedWords.decode(unfolded).trimmingWhitespace()
+    }
 
     /// Bytes of an entity's own header fields, as GMime holds them.
     static func headerBytes(_ object: UnsafeMutablePointer<GMimeObject>) -> Int {

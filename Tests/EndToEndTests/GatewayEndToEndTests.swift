@@ -1,11 +1,14 @@
-// The gateway side end to end (issue 7): `spoolrun gateway filter` takes one message for a
-// direct-capable recipient, one that must go through webmail and one that gets an OTP PDF,
-// and sends through msmtp to a real SMTP server (aiosmtpd on loopback). The tunnel messages
-// it produced are dropped into a portal's spool and swept: the webmail recipient reads the
+// The gateway side end to end (issue 7), with real components on loopback: a private Debian
+// Postfix runs `spoolrun gateway filter` as its pipe(8) content filter (docs/gateway.md's
+// setup: mail in on one smtpd, re-injected through msmtp at a second smtpd without the
+// filter) and relays to a real SMTP server (aiosmtpd). One message goes to a direct-capable
+// recipient, one that must go through webmail and one that gets an OTP PDF. The tunnel
+// messages are dropped into a portal's spool and swept: the webmail recipient reads the
 // message in headless Chromium (nginx from setup's config), the OTP recipient gets the PDF,
-// the direct recipient's copy is the original byte for byte after one trace field, and no
-// plaintext ever went to the webmail or OTP recipient. A sendmail that fails gives exit 75,
-// and the retries deliver every part exactly once.
+// the direct recipient's copy is the original byte for byte after the trace fields, and no
+// plaintext ever went to the webmail or OTP recipient. A sendmail that fails gives exit 75:
+// Postfix defers, and its retries deliver every part exactly once (also shown without
+// Postfix, the filter run by hand as pipe(8) would).
 import Foundation
 import TestSupport
 import XCTest
@@ -15,6 +18,7 @@ final class GatewayEndToEndTests: XCTestCase {
     private var nginx: NginxServer?
     private var browser: WebDriver?
     private var sink: SMTPSink?
+    private var postfix: PostfixServer?
     private var inst = ""
     private var gatewayConfig = ""
     private let tag = String(UInt32.random(in: 100_000...999_999))
@@ -78,6 +82,8 @@ final class GatewayEndToEndTests: XCTestCase {
     }
 
     override func tearDown() {
+        postfix?.stop()
+        postfix = nil
         browser?.quit()
         browser = nil
         nginx?.stop()
@@ -94,6 +100,43 @@ final class GatewayEndToEndTests: XCTestCase {
         var gw = try String(contentsOfFile: gatewayConfig, encoding: .utf8)
         gw = gw.replacingOccurrences(of: #"(?m)^sendmail = .*$"#, with: "sendmail = \"\(command)\"", options: .regularExpression)
         try gw.write(toFile: gatewayConfig, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts Postfix with the filter (a copy of the binary, run as nobody, who owns the
+    /// gateway folder as on a real gateway) re-injecting through `sendmail`, or Postfix's
+    /// own re-injection command when nil.
+    private func startPostfix(sendmail: ((PostfixServer) throws -> String)? = nil) throws -> PostfixServer {
+        let sink = try XCTUnwrap(sink)
+        let bin = scratch.file("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Paths.spoolrun, toPath: bin.appending(path: "spoolrun"))
+        for dir in [scratch.path, bin, inst] { chmod(dir, 0o755) }
+        chmod(bin.appending(path: "spoolrun"), 0o755)
+        let server = try PostfixServer(base: scratch.file("postfix"), relayPort: sink.port,
+                                       filterArgv: "\(bin)/spoolrun gateway filter --config \(gatewayConfig) -f ${sender} -- ${recipient}")
+        postfix = server
+        try setGatewaySendmail(try sendmail?(server) ?? server.reinjectCommand)
+        try Shell.check("chown", ["-R", "nobody:nogroup", inst.appending(path: "gateway")], timeout: 30)
+        return server
+    }
+
+    /// The message as delivered, without the trace fields in front of it (Received and
+    /// Return-Path from Postfix, and exactly one X-Spoolrun-Gateway from the filter).
+    private func withoutTraceFields(_ raw: [UInt8]) -> (rest: [UInt8], gatewayFields: [String]) {
+        var i = 0
+        var gateway: [String] = []
+        while i < raw.count {
+            var end = i
+            repeat {  // the field with its continuation lines
+                end = (raw[end...].firstIndex(of: 0x0A) ?? raw.count - 1) + 1
+            } while end < raw.count && (raw[end] == 0x20 || raw[end] == 0x09)
+            let field = String(decoding: raw[i..<end], as: UTF8.self)
+            let name = field.split(separator: ":", maxSplits: 1).first.map { $0.lowercased() } ?? ""
+            guard ["received", "return-path", "x-spoolrun-gateway"].contains(name) else { break }
+            if name == "x-spoolrun-gateway" { gateway.append(field.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            i = end
+        }
+        return (Array(raw[i...]), gateway)
     }
 
     /// Runs the filter as Postfix's pipe(8) would: envelope as arguments, message on stdin.
@@ -141,22 +184,22 @@ final class GatewayEndToEndTests: XCTestCase {
 
     func testADirectAWebmailAndAnOTPRecipientEachGetTheirFormAndNoPlaintextReachesTheEncryptedOnes() throws {
         let sink = try XCTUnwrap(sink)
+        let postfix = try startPostfix()
         let message = original()
-        let run = try filter(message)
-        XCTAssertEqual(run.status, 0, run.err)
+        try postfix.submit(Data(message), from: Self.alice, to: [Self.dan, Self.bob, Self.olga])
 
-        // What the filter handed to SMTP: the direct copy and two tunnel messages (webmail, otp-pdf).
+        // What left Postfix: the direct copy and two tunnel messages (webmail, otp-pdf).
         let sent = try sink.wait(for: 3, timeout: 60)
-        XCTAssertEqual(sent.count, 3, "one copy for the direct recipient, one tunnel message per delivery kind")
+        XCTAssertTrue(try postfix.waitUntilQueueEmpty(), "Postfix's queue empties: \(postfix.log)")
+        XCTAssertEqual(sent.count, 3, "one copy for the direct recipient, one tunnel message per delivery kind: \(postfix.log)")
         let direct = sent.filter { $0.recipients == [Self.dan] }
         XCTAssertEqual(direct.count, 1)
         let copy = try XCTUnwrap(direct.first)
         XCTAssertEqual(copy.mailFrom, Self.alice, "the direct copy keeps the envelope sender")
-        let raw = [UInt8](copy.raw)
-        let firstLineEnd = try XCTUnwrap(raw.firstIndex(of: 0x0A))
-        let trace = String(decoding: raw[..<firstLineEnd], as: UTF8.self)
-        XCTAssertTrue(trace.hasPrefix("X-Spoolrun-Gateway: pass-through; "), trace)
-        XCTAssertEqual(Array(raw[(firstLineEnd + 1)...]), message, "the direct copy is the original byte for byte after the trace field")
+        let (rest, gatewayFields) = withoutTraceFields([UInt8](copy.raw))
+        XCTAssertEqual(gatewayFields.count, 1, "one trace field from the filter: \(gatewayFields)")
+        XCTAssertTrue(gatewayFields.first?.hasPrefix("X-Spoolrun-Gateway: pass-through; ") == true, "\(gatewayFields)")
+        XCTAssertEqual(rest, message, "the direct copy is the original byte for byte after the trace fields")
 
         let tunnels = sent.filter { $0.recipients == [Self.tunnelAddress] }
         XCTAssertEqual(tunnels.count, 2)
@@ -227,7 +270,67 @@ final class GatewayEndToEndTests: XCTestCase {
         XCTAssertTrue(text.out.contains(shownSubject), "with the subject as the portal shows it")
     }
 
-    func testAFailingSendmailDefersWith75AndTheRetriesDeliverEveryPartExactlyOnce() throws {
+    func testAFailingSendmailMakesPostfixDeferAndItsRetriesDeliverEveryPartExactlyOnce() throws {
+        let sink = try XCTUnwrap(sink)
+        // The re-injection fails while a flag file says so: for every message ("all"), or
+        // only for tunnel messages ("tunnel"), as an MTA that is down or refuses one recipient.
+        let flag = scratch.file("outage")
+        let postfix = try startPostfix { server in
+            let script = self.scratch.file("bin/sendmail.sh")
+            try """
+                #!/bin/sh
+                mode=$(cat '\(flag)' 2>/dev/null)
+                case "$mode:$*" in
+                  all:*) echo "sendmail: simulated outage" >&2; exit 75 ;;
+                  tunnel:*\(Self.tunnelAddress)*) echo "sendmail: simulated refusal" >&2; exit 75 ;;
+                esac
+                exec \(server.reinjectCommand) "$@"
+
+                """.write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            return script
+        }
+        let message = original()
+
+        try "all".write(toFile: flag, atomically: true, encoding: .utf8)
+        chmod(flag, 0o644)
+        try postfix.submit(Data(message), from: Self.alice, to: [Self.dan, Self.bob, Self.olga])
+        XCTAssertTrue(postfix.waitForDeferrals(1), "exit 75 makes Postfix defer: \(postfix.log)")
+        XCTAssertTrue(postfix.log.contains("simulated outage"), "the reason is in Postfix's log")
+        XCTAssertEqual(try postfix.queue().count, 1, "the message waits in the queue")
+
+        // Postfix retries; now only the tunnel part fails. The direct copy goes, once.
+        try "tunnel".write(toFile: flag, atomically: true, encoding: .utf8)
+        for n in 2...3 {
+            try postfix.flush()
+            XCTAssertTrue(postfix.waitForDeferrals(n), "retry \(n) deferred again: \(postfix.log)")
+        }
+        _ = try sink.wait(for: 1, timeout: 30)
+        usleep(500_000)
+        XCTAssertEqual(try sink.messages().map(\.recipients), [[Self.dan]], "the direct copy went once, nothing else")
+
+        // The outage ends: the next retry sends what is missing.
+        try FileManager.default.removeItem(atPath: flag)
+        try postfix.flush()
+        XCTAssertTrue(try postfix.waitUntilQueueEmpty(), postfix.log)
+        let sent = try sink.wait(for: 3, timeout: 60)
+        usleep(500_000)
+        XCTAssertEqual(try sink.messages().count, 3, "nothing was sent twice")
+        XCTAssertEqual(sent.filter { $0.recipients == [Self.dan] }.count, 1)
+        let tunnels = sent.filter { $0.recipients == [Self.tunnelAddress] }
+        XCTAssertEqual(tunnels.count, 2)
+        for t in tunnels { XCTAssertNil(t.raw.range(of: Data(marker.utf8)), "no plaintext in a tunnel message") }
+
+        // The portal delivers each once: one notification to Bob, one PDF to Olga.
+        try dropIntoPortalSpool(tunnels)
+        try sweep()
+        let all = try sink.wait(for: 7, timeout: 60)
+        XCTAssertEqual(all.count, 7)
+        XCTAssertEqual(all.filter { $0.recipients == [Self.bob] }.count, 1)
+        XCTAssertEqual(all.filter { $0.recipients == [Self.olga] }.count, 1)
+    }
+
+    func testAFailingSendmailGivesExit75AndTheFiltersRetriesDeliverEveryPartExactlyOnce() throws {
         let sink = try XCTUnwrap(sink)
         // A sendmail that fails while a flag file exists: for every message ("all"), or only
         // for tunnel messages ("tunnel"), as an MTA that is down or refuses one recipient.
