@@ -6,12 +6,15 @@ set -eu
 
 BUILD_PKGS="libssl-dev libxml2-dev libhpdf-dev libgmime-3.0-dev libqpdf-dev libsqlite3-dev fonts-dejavu-core pkg-config openssl"
 RUN_PKGS="nginx-light curl"
-TEST_PKGS="nginx-light qpdf poppler-utils chromium chromium-driver msmtp python3-aiosmtpd python3-pip python3-prometheus-client systemd util-linux logrotate groff-base man-db"
+TEST_PKGS="nginx-light qpdf poppler-utils chromium chromium-driver msmtp python3-aiosmtpd python3-pip python3-prometheus-client systemd util-linux logrotate groff-base man-db postfix"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in
   --test) want="$want $TEST_PKGS" ;;
 esac
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 missing=""
 for p in $want; do
@@ -20,8 +23,11 @@ for p in $want; do
   fi
 done
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+# The gateway tests run their own Postfix instance (private config and queue, loopback
+# ports); the package's system instance stays unconfigured, so it never starts or listens.
+case " $missing " in
+  *" postfix "*) echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections ;;
+esac
 
 if [ -n "$missing" ]; then
   echo "install-deps: installing:$missing"
