@@ -157,7 +157,7 @@ public struct GatewayConfig: Sendable {
     public var senderCert: String
     public var recipientCerts: [String]
     /// CipherMail's webmail settings, for `spoolrun gateway filter` (issue 7).
-    public var routing = GatewayRoutingSettings(enabled: true, onlyIfMandatory: false, otpEnabled: false, readReceipt: .never)
+    public var routing = GatewayRoutingSettings(enabled: true, onlyIfMandatory: true, otpEnabled: false, readReceipt: .never)
     /// How a message is recognised as must-encrypt (default: the subject tag "[secure]").
     public var mandatory: GatewayTrigger = .subjectTag("[secure]")
     /// How a message asks for OTP-PDF delivery (default: the subject tag "[otp]").
@@ -166,6 +166,9 @@ public struct GatewayConfig: Sendable {
     public var directRecipients: String?
     /// A file of addresses and domains that get every encrypted message as an OTP PDF.
     public var otpRecipients: String?
+    /// Who stands in as the sender of messages from the null sender <> (delivery reports,
+    /// read receipts) that go to webmail: the portal mails them password notices.
+    public var postmaster: String?
     /// Where the filter remembers the parts it has sent (default: `journal` beside gateway.toml).
     public var journal: String
     /// The command for both outputs (`SENDMAIL -i -f FROM -- RCPT...`).
@@ -186,7 +189,7 @@ public struct GatewayConfig: Sendable {
         let cert = try g.path("sender_cert") ?? { throw g.error("sender_cert", "is required") }()
         let rcpt = try g.path("recipient_cert") ?? { throw g.error("recipient_cert", "is required") }()
         let receipt = try g.boolOrWord("read_receipt", words: [ReadReceiptPolicy.whenAsked.rawValue]).flatMap(ReadReceiptPolicy.init) ?? .never
-        let routing = GatewayRoutingSettings(enabled: try g.bool("enabled") ?? true, onlyIfMandatory: try g.bool("only_if_mandatory") ?? false,
+        let routing = GatewayRoutingSettings(enabled: try g.bool("enabled") ?? true, onlyIfMandatory: try g.bool("only_if_mandatory") ?? true,
                                              otpEnabled: try g.bool("otp_enabled") ?? false, readReceipt: receipt)
         func trigger(_ key: String, _ fallback: GatewayTrigger) throws -> GatewayTrigger {
             guard let text = try g.string(key) else { return fallback }
@@ -199,6 +202,10 @@ public struct GatewayConfig: Sendable {
         let otp = try trigger("otp_pdf", .subjectTag("[otp]"))
         let direct = try g.path("direct_recipients")
         let otpList = try g.path("otp_recipients")
+        let postmaster = try g.string("postmaster")
+        if let postmaster, !EmailAddress.isValid(postmaster) {
+            throw g.error("postmaster", "\"\(postmaster)\" is not an email address")
+        }
         let journal = try g.path("journal") ?? g.resolve("journal")
         let sendmail = try g.string("sendmail") ?? "/usr/sbin/sendmail"
         try g.finish()
@@ -210,6 +217,7 @@ public struct GatewayConfig: Sendable {
         config.otpPDF = otp
         config.directRecipients = direct
         config.otpRecipients = otpList
+        config.postmaster = postmaster.map(EmailAddress.normalize)
         config.sendmail = sendmail
         return config
     }

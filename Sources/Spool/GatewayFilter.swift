@@ -101,23 +101,37 @@ public struct GatewayFilter: Sendable {
             }
         }
         // Tunnel parts first: if the run stops half-way, the encrypted copies are the ones
-        // already on their way.
-        return parts.filter { if case .tunnel = $0.kind { return true } else { return false } }
-            + parts.filter { if case .passThrough = $0.kind { return true } else { return false } }
+        // already on their way. A tunnel envelope names at most 100 recipients: more make
+        // several tunnel messages.
+        var tunnels: [GatewayPart] = []
+        for part in parts {
+            guard case .tunnel = part.kind else { continue }
+            for start in stride(from: 0, to: part.recipients.count, by: TunnelEnvelope.maxRecipients) {
+                let chunk = Array(part.recipients[start..<min(start + TunnelEnvelope.maxRecipients, part.recipients.count)])
+                tunnels.append(GatewayPart(kind: part.kind, recipients: chunk))
+            }
+        }
+        return tunnels + parts.filter { if case .passThrough = $0.kind { return true } else { return false } }
     }
 
     public func run(message: [UInt8], sender: String, recipients: [String], now: Date = Date()) -> GatewayFilterResult {
         guard !message.isEmpty else { return .refused("the message on standard input is empty") }
-        guard !recipients.isEmpty else { return .refused("no recipients were given after --") }
+        guard !recipients.isEmpty else {
+            // A master.cf without ${recipient}: the administrator's to fix, the mail waits.
+            return .deferred("no recipients were given after -- (master.cf's pipe argv must end with: -- ${recipient})")
+        }
         let header = HeaderBlock(message)
         let parts = plan(sender: sender, recipients: recipients, header: header)
+        // Delivery reports and read receipts come from the null sender; in the tunnel, the
+        // postmaster stands in as the one who gets notices about them.
+        let tunnelSender = sender.isEmpty || sender == "<>" ? (config.postmaster ?? "") : sender
         // Everything that makes the message unacceptable is found before anything is sent.
         for part in parts {
             guard case .tunnel = part.kind else { continue }
-            guard !sender.isEmpty else {
-                return .refused("a message from the null sender <> cannot go to webmail recipients (\(part.recipients.joined(separator: ", "))): nobody could receive their password notice or read receipt")
+            guard !tunnelSender.isEmpty else {
+                return .refused("a message from the null sender <> cannot go to webmail recipients (\(part.recipients.joined(separator: ", "))) unless gateway.toml names a postmaster to receive their password notices and read receipts")
             }
-            guard EmailAddress.isValid(sender) else { return .refused("the envelope sender \(sender) is not an address the portal can write to") }
+            guard EmailAddress.isValid(tunnelSender) else { return .refused("the envelope sender \(tunnelSender) is not an address the portal can write to") }
             for r in part.recipients where !EmailAddress.isValid(r) {
                 return .refused("the recipient \(r) is routed to webmail but is not an address the portal can hold a mailbox for")
             }
@@ -134,7 +148,7 @@ public struct GatewayFilter: Sendable {
             do {
                 switch part.kind {
                 case .tunnel(let delivery, let receipt):
-                    bytes = try tunnelMessage(message, header: header, sender: sender, part: part, delivery: delivery,
+                    bytes = try tunnelMessage(message, header: header, sender: tunnelSender, part: part, delivery: delivery,
                                               readReceipt: receipt, id: "gw-" + key.prefix(40), now: now)
                     envelope = (config.webmailSender, [config.webmailRecipient])
                 case .passThrough(let pdf):

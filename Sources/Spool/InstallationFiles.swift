@@ -73,7 +73,7 @@ enum InstallationFiles {
         # The webmail settings, for `spoolrun gateway filter` (a Postfix content filter).
         enabled = true
         read_receipt = false                 # true, false or "when-asked" (Disposition-Notification-To)
-        only_if_mandatory = false            # true: mail that may be encrypted, but need not, passes through
+        only_if_mandatory = true             # false: all mail to recipients without their own encryption goes to webmail
         otp_enabled = false                  # true: OTP-PDF requests go to the portal as protected PDFs
         mandatory = "subject:[secure]"       # or "header:X-Encrypt: mandatory", or "always"
         otp_pdf = "subject:[otp]"            # or "header:X-OTP-PDF: yes"
@@ -81,6 +81,7 @@ enum InstallationFiles {
         # direct_recipients = "direct-recipients.txt"   # they have their own encryption: pass through
         # otp_recipients = "otp-recipients.txt"         # encrypted mail to them goes as an OTP PDF
         journal = "journal"                  # what the filter has sent, so that a retry sends no part twice
+        # postmaster = "postmaster@corp.example"   # gets the notices of delivery reports and read receipts (null sender) sent to webmail
         sendmail = "/usr/sbin/sendmail"
 
         """

@@ -10,7 +10,9 @@ final class GatewayConfigTests: XCTestCase {
         let dir = try TemporaryDirectory()
         let inst = try Setup.run(SetupOptions(directory: dir.file("inst")))
         let defaults = try GatewayConfig.load(path: inst.gatewayConfig)
-        XCTAssertEqual(defaults.routing, GatewayRoutingSettings(enabled: true, onlyIfMandatory: false, otpEnabled: false, readReceipt: .never))
+        XCTAssertEqual(defaults.routing, GatewayRoutingSettings(enabled: true, onlyIfMandatory: true, otpEnabled: false, readReceipt: .never),
+                       "by default only mail marked as must-encrypt goes to webmail")
+        XCTAssertNil(defaults.postmaster)
         XCTAssertEqual(defaults.mandatory, .subjectTag("[secure]"))
         XCTAssertEqual(defaults.otpPDF, .subjectTag("[otp]"))
         XCTAssertNil(defaults.directRecipients)
@@ -19,7 +21,7 @@ final class GatewayConfigTests: XCTestCase {
         XCTAssertEqual(defaults.sendmail, "/usr/sbin/sendmail")
 
         var text = try String(contentsOfFile: inst.gatewayConfig, encoding: .utf8)
-        for (from, to) in [("read_receipt = false", "read_receipt = \"when-asked\""), ("only_if_mandatory = false", "only_if_mandatory = true"),
+        for (from, to) in [("read_receipt = false", "read_receipt = \"when-asked\""), ("only_if_mandatory = true", "only_if_mandatory = false"), ("# postmaster = \"postmaster@corp.example\"", "postmaster = \"Postmaster@Corp.example\""),
                            ("otp_enabled = false", "otp_enabled = true"), ("mandatory = \"subject:[secure]\"", "mandatory = \"header:X-Encrypt: mandatory\""),
                            ("# direct_recipients", "direct_recipients"), ("# otp_recipients", "otp_recipients"),
                            ("journal = \"journal\"", "journal = \"/var/lib/spoolrun-gateway/journal\""),
@@ -29,7 +31,8 @@ final class GatewayConfigTests: XCTestCase {
         }
         try text.write(toFile: inst.gatewayConfig, atomically: true, encoding: .utf8)
         let set = try GatewayConfig.load(path: inst.gatewayConfig)
-        XCTAssertEqual(set.routing, GatewayRoutingSettings(enabled: false, onlyIfMandatory: true, otpEnabled: true, readReceipt: .whenAsked))
+        XCTAssertEqual(set.routing, GatewayRoutingSettings(enabled: false, onlyIfMandatory: false, otpEnabled: true, readReceipt: .whenAsked))
+        XCTAssertEqual(set.postmaster, "postmaster@corp.example")
         XCTAssertEqual(set.mandatory, .header(name: "X-Encrypt", value: "mandatory"))
         XCTAssertEqual(set.directRecipients, inst.gateway + "/direct-recipients.txt", "relative to the gateway folder")
         XCTAssertEqual(set.otpRecipients, inst.gateway + "/otp-recipients.txt")

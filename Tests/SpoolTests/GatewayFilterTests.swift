@@ -147,6 +147,10 @@ final class GatewayFilterTests: XCTestCase {
             try otp.write(toFile: inst.gateway.appending(path: "otp-recipients.txt"), atomically: true, encoding: .utf8)
             set("otp_recipients", "\"otp-recipients.txt\"")
         }
+        // These tests start from "every message may go to webmail" (setup's default is
+        // only_if_mandatory = true); the ones about it set it themselves.
+        var settings = settings
+        if settings["only_if_mandatory"] == nil { settings["only_if_mandatory"] = "false" }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { set(key, value) }
         try text.write(toFile: inst.gatewayConfig, atomically: true, encoding: .utf8)
         let config = try GatewayConfig.load(path: inst.gatewayConfig)
@@ -420,10 +424,9 @@ final class GatewayFilterTests: XCTestCase {
         XCTAssertEqual(try sendmail.calls().count, 0, "nothing was sent, not even the direct recipient's copy")
     }
 
-    func testAnEmptyMessageAMessageWithoutRecipientsAndAnInvalidSenderForWebmailAreRefusedAndNothingIsSent() throws {
+    func testAnEmptyMessageAndAnInvalidSenderOrRecipientForWebmailAreRefusedAndNothingIsSent() throws {
         let filter = try makeFilter()
         let cases: [([UInt8], String, [String])] = [([UInt8](), Self.alice, ["bob@ext.example"]),
-                                            (message(), Self.alice, []),
                                             (message(), "not an address", ["bob@ext.example"]),
                                             (message(), Self.alice, ["bob@ext.example", "bad address@ext.example"])]
         for (bytes, sender, recipients) in cases {
@@ -432,6 +435,39 @@ final class GatewayFilterTests: XCTestCase {
             XCTAssertEqual(result.exitStatus, 65)
         }
         XCTAssertEqual(try sendmail.calls().count, 0)
+    }
+
+    func testNoRecipientsIsAMistakeInMasterCfAndDefersTheMessage() throws {
+        let result = try makeFilter().run(message: message(), sender: Self.alice, recipients: [])
+        guard case .deferred(let why) = result else { return XCTFail("expected .deferred, got \(result)") }
+        XCTAssertEqual(result.exitStatus, 75)
+        XCTAssertTrue(why.contains("${recipient}"), why)
+        XCTAssertEqual(try sendmail.calls().count, 0)
+    }
+
+    func testAMessageFromTheNullSenderGoesToWebmailInThePostmastersNameWhenOneIsSet() throws {
+        let filter = try makeFilter(["postmaster": "\"postmaster@corp.example\""])
+        assertAccepted(filter.run(message: message(), sender: "", recipients: ["bob@ext.example"]))
+        let calls = try sendmail.calls()
+        XCTAssertEqual(calls.count, 1)
+        let tunnel = try XCTUnwrap(calls.first(where: isTunnel), "the report goes through the tunnel, never in clear")
+        let accepted = try open(tunnel.message)
+        XCTAssertEqual(accepted.envelope.sender, "postmaster@corp.example", "the postmaster gets the password notice")
+        XCTAssertEqual(accepted.envelope.recipients, ["bob@ext.example"])
+    }
+
+    func testMoreThanAHundredWebmailRecipientsMakeSeveralTunnelMessagesOfAtMostAHundredEach() throws {
+        let filter = try makeFilter()
+        let recipients = (1...250).map { "r\($0)@ext.example" }
+        let parts = filter.plan(sender: Self.alice, recipients: recipients + ["r1@ext.example"], header: HeaderBlock(message()))
+        XCTAssertEqual(parts.map(\.recipients.count), [100, 100, 50], "a tunnel envelope names 1 to 100 recipients")
+        XCTAssertEqual(parts.flatMap(\.recipients), recipients, "each recipient once, in order")
+        assertAccepted(filter.run(message: message(), sender: Self.alice, recipients: recipients))
+        let tunnels = try sendmail.calls().filter(isTunnel)
+        XCTAssertEqual(tunnels.count, 3)
+        var delivered: [String] = []
+        for t in tunnels { delivered += try open(t.message).envelope.recipients }
+        XCTAssertEqual(delivered.sorted(), recipients.sorted(), "the portal accepts each part and every recipient is in one")
     }
 
     // MARK: - Loop guard
