@@ -120,6 +120,28 @@ final class GatewayEndToEndTests: XCTestCase {
         return server
     }
 
+    /// A sendmail command that fails (75) while `flag` says so: "all" for every message,
+    /// "tunnel" for tunnel messages only (an MTA that is down, or refuses one recipient);
+    /// else it runs `otherwise`. Readable and runnable by nobody (the pipe user).
+    private func outageSendmail(flag: String, otherwise: String) throws -> String {
+        let bin = scratch.file("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        chmod(bin, 0o755)
+        let script = bin.appending(path: "sendmail.sh")
+        try """
+            #!/bin/sh
+            mode=$(cat '\(flag)' 2>/dev/null)
+            case "$mode:$*" in
+              all:*) echo "sendmail: simulated outage" >&2; exit 75 ;;
+              tunnel:*\(Self.tunnelAddress)*) echo "sendmail: simulated refusal" >&2; exit 75 ;;
+            esac
+            exec \(otherwise) "$@"
+
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        return script
+    }
+
     /// The message as delivered, without the trace fields in front of it (Received and
     /// Return-Path from Postfix, and exactly one X-Spoolrun-Gateway from the filter).
     private func withoutTraceFields(_ raw: [UInt8]) -> (rest: [UInt8], gatewayFields: [String]) {
@@ -275,21 +297,7 @@ final class GatewayEndToEndTests: XCTestCase {
         // The re-injection fails while a flag file says so: for every message ("all"), or
         // only for tunnel messages ("tunnel"), as an MTA that is down or refuses one recipient.
         let flag = scratch.file("outage")
-        let postfix = try startPostfix { server in
-            let script = self.scratch.file("bin/sendmail.sh")
-            try """
-                #!/bin/sh
-                mode=$(cat '\(flag)' 2>/dev/null)
-                case "$mode:$*" in
-                  all:*) echo "sendmail: simulated outage" >&2; exit 75 ;;
-                  tunnel:*\(Self.tunnelAddress)*) echo "sendmail: simulated refusal" >&2; exit 75 ;;
-                esac
-                exec \(server.reinjectCommand) "$@"
-
-                """.write(toFile: script, atomically: true, encoding: .utf8)
-            chmod(script, 0o755)
-            return script
-        }
+        let postfix = try startPostfix { server in try self.outageSendmail(flag: flag, otherwise: server.reinjectCommand) }
         let message = original()
 
         try "all".write(toFile: flag, atomically: true, encoding: .utf8)
@@ -335,19 +343,7 @@ final class GatewayEndToEndTests: XCTestCase {
         // A sendmail that fails while a flag file exists: for every message ("all"), or only
         // for tunnel messages ("tunnel"), as an MTA that is down or refuses one recipient.
         let flag = scratch.file("outage")
-        let script = scratch.file("sendmail.sh")
-        try """
-            #!/bin/sh
-            mode=$(cat '\(flag)' 2>/dev/null)
-            case "$mode:$*" in
-              all:*) echo "sendmail: simulated outage" >&2; exit 75 ;;
-              tunnel:*\(Self.tunnelAddress)*) echo "sendmail: simulated refusal" >&2; exit 75 ;;
-            esac
-            exec \(sink.sendmailCommand) "$@"
-
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
-        try setGatewaySendmail(script)
+        try setGatewaySendmail(try outageSendmail(flag: flag, otherwise: sink.sendmailCommand))
         let message = original()
 
         try "all".write(toFile: flag, atomically: true, encoding: .utf8)
