@@ -3,7 +3,7 @@ SWIFT ?= swift
 BIN_DEBUG = .build/debug/spoolrun
 BIN_RELEASE = .build/release/spoolrun
 
-.PHONY: all deps test-deps build release test demo demo-stop bench clean
+.PHONY: all deps test-deps build release test demo demo-stop bench fuzz clean
 
 all: build
 
@@ -38,8 +38,14 @@ demo-stop:
 bench: test-deps release
 	python3 scripts/bench.py --binary $(BIN_RELEASE)
 
+# Fuzzing (libFuzzer + AddressSanitizer, its own build in .build-fuzz): each target for
+# FUZZ_SECONDS (default 60). Findings go to .build-fuzz/artifacts/; docs/testing.md has the log.
+FUZZ_SECONDS ?= 60
+fuzz: test-deps
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build demo
+	rm -rf .build .build-fuzz demo
 
 # Installs spoolrun (docs/operations.md, "Installing with systemd"). PREFIX and DESTDIR as
 # usual; BIN is the binary to install (default: the release build, built first). The units

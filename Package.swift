@@ -59,14 +59,19 @@ let package = Package(
             dependencies: ["Crypto", "Mail", "Spool", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Bench"),
 
+        // Fuzz targets (issue 8): a library the regression tests replay through, and the
+        // program libFuzzer drives (scripts/fuzz.sh builds it with -sanitize=fuzzer).
+        .target(name: "FuzzTargets", dependencies: ["Spool", "Mail", "Render", "CLibXML2"], path: "Sources/FuzzTargets"),
+        .executableTarget(name: "spoolrun-fuzz", dependencies: ["FuzzTargets"], path: "Sources/Fuzz"),
+
         .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Mail", "TestSupport"]),
         // Proves each C module map and link line works on this machine before the modules
         // that use libxml2, libharu and qpdf (Render) exist.
         .testTarget(name: "CLibraryTests", dependencies: ["COpenSSL", "CGMime", "CLibXML2", "CQPDF", "CHaru"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Crypto", "TestSupport"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Crypto", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
-        .testTarget(name: "RenderTests", dependencies: ["Render", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Render", "Crypto"]),
     ]
 )

@@ -3,6 +3,7 @@
 // than either library's default (no relative URLs, no remote images, no id/class/name,
 // forms unwrapped, svg/math dropped), so exact agreement is counted and held to the floor
 // measured when this was written, not required.
+import FuzzTargets
 import Render
 import TestSupport
 import XCTest

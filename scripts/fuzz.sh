@@ -1,0 +1,38 @@
+#!/bin/sh
+# `make fuzz`: builds spoolrun-fuzz with libFuzzer and AddressSanitizer (its own build folder,
+# .build-fuzz) and runs each target for a bounded time, seeded from ../shared/corpus and the
+# project's examples. What libFuzzer learns stays in .build-fuzz/corpus/TARGET between runs;
+# a crashing input lands in .build-fuzz/artifacts/TARGET/ and the run fails. Replay one with
+#   .build/debug/spoolrun-fuzz TARGET FILE   (and add it to Tests/Fuzz/regressions/TARGET/).
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60; $FUZZ_TARGETS picks targets)
+set -eu
+PER=${1:-${FUZZ_SECONDS:-60}}
+TARGETS=${FUZZ_TARGETS:-"intake envelope payload mime sanitizer receipt-log"}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${SPOOLRUN_SHARED:-$ROOT/../shared}
+OUT=$ROOT/.build-fuzz
+FLAGS="-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DSPOOLRUN_LIBFUZZER"
+
+swift build --scratch-path "$OUT" -c debug --product spoolrun-fuzz $FLAGS
+BIN="$(swift build --scratch-path "$OUT" -c debug --show-bin-path $FLAGS)/spoolrun-fuzz"
+rm -rf "$OUT/seeds"
+python3 "$ROOT/scripts/fuzz-seeds.py" "$SHARED" "$ROOT" "$OUT/seeds"
+
+failed=0
+printf '%-12s %8s %10s %8s %7s\n' target seconds execs corpus crashes
+for t in $TARGETS; do
+  mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/logs" "$OUT/seeds/$t"
+  # Leaks are the ASan run's business (make test-asan); here they would stop each run early.
+  status=0
+  SPOOLRUN_FUZZ_TARGET=$t ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$BIN" "$OUT/corpus/$t" "$OUT/seeds/$t" \
+    -max_total_time="$PER" -timeout=30 -rss_limit_mb=4096 -max_len=262144 \
+    -artifact_prefix="$OUT/artifacts/$t/" -print_final_stats=1 > "$OUT/logs/$t.log" 2>&1 || status=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/logs/$t.log" | tail -1)
+  crashes=$(find "$OUT/artifacts/$t" -type f | wc -l)
+  printf '%-12s %8s %10s %8s %7s\n' "$t" "$PER" "${execs:-?}" "$(ls "$OUT/corpus/$t" | wc -l)" "$crashes"
+  if [ "$status" != 0 ] || [ "$crashes" != 0 ]; then
+    failed=1
+    echo "  $t: libFuzzer exited $status; see $OUT/logs/$t.log and $OUT/artifacts/$t/" >&2
+  fi
+done
+exit $failed
