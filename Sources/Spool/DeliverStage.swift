@@ -19,6 +19,7 @@ public struct DeliverStage: SweepStage {
     }
 
     public func run(context: SweepContext) throws {
+        try FaultPoint.reach("deliver")
         let due = try context.store.dueOutbox(now: context.now)
         guard !due.isEmpty else { return }
         let key = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
@@ -38,6 +39,7 @@ public struct DeliverStage: SweepStage {
             }
             let meta: Logger.Metadata = ["step": "deliver", "outbox": "\(entry.uid.prefix(12))", "kind": "\(entry.kind.rawValue)",
                                          "to": "\(entry.recipient)"]
+            try FaultPoint.reach("sendmail")
             let outcome: SendmailOutcome
             do {
                 // Opened in a statement of its own: the sealed payload is let go before the send.

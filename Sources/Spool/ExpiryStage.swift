@@ -13,6 +13,7 @@ public struct ExpiryStage: SweepStage {
     public init() {}
 
     public func run(context: SweepContext) throws {
+        try FaultPoint.reach("expiry")
         let day: TimeInterval = 86_400
         let store = context.store
         let due = try store.deliveriesToExpire(now: context.now,

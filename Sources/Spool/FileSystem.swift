@@ -38,6 +38,7 @@ public enum FileSystem {
             try produce { piece in try writeAll(fd, piece, path: tmp) }
             if sync, fsync(fd) != 0 { throw FileSystemError(path: tmp, operation: "fsync", errno: errno) }
         }
+        try FaultPoint.reach("write", path: path)
         guard rename(tmp, path) == 0 else { throw FileSystemError(path: path, operation: "rename", errno: errno) }
         ok = true
         if sync { try syncDirectory(dir) }

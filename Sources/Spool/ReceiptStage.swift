@@ -15,6 +15,7 @@ public struct ReceiptStage: SweepStage {
     }
 
     public func run(context: SweepContext) throws {
+        try FaultPoint.reach("receipts")
         let store = context.store
         let position = try store.receiptLogPosition()
         let (lines, next) = try ReceiptLog(path: Self.logPath(context.config)).read(from: position)

@@ -90,6 +90,7 @@ public struct RenderStage: BatchStage {
         let portalCopy = context.config.otpPortalCopy
         let results: [Result<([DeliveryRecord], [OutboxEntry], Set<String>), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
             Result {
+                try FaultPoint.reach("render")
                 let tunnel = originals.take(n)
                 let envelope = tunnel.envelope
                 let addresses = envelope.recipients.filter { known[$0] != nil && (only == nil || $0 == only) }

@@ -108,6 +108,7 @@ public final class Sweep {
         let logger = self.logger
         var items: [BatchItem] = Parallel.map(names.count, workers: config.workers) { i in
             let name = names[i]
+            try? FaultPoint.reach("intake")
             let read: SpoolDirectory.ReadOutcome
             do { read = try spool.read(name, maxBytes: maxBytes) } catch {
                 // An unreadable file (permissions, I/O error) stays where it is, for the
@@ -171,11 +172,13 @@ public final class Sweep {
             default: break
             }
         }
+        try FaultPoint.reach("record")
         try context.store.record(accepted: acceptedRecords, rejected: rejectedRecords, writes: writes)
 
         // Archive: move the files, now that what they produced is recorded.
         var counts = (accepted: 0, rejected: 0, skipped: 0, held: 0)
         for item in items {
+            try FaultPoint.reach("archive")
             switch item.outcome {
             case .accepted(let a):
                 try finishMove(item.spoolName, to: spool.archivePath(archiveNames[item.spoolName]!), spool: spool)
