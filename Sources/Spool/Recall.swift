@@ -17,7 +17,7 @@ public struct Recall {
 
     /// Returns the addresses whose copy was removed.
     public func run(envelopeID: String, recipient: String? = nil) throws -> [String] {
-        let lock = try Reprocess.lock(config)
+        let lock = try Reprocess.lock(config, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore(directory: config.state)
         let address = recipient.map { EmailAddress.normalize($0) }

@@ -19,7 +19,7 @@ public struct RecipientDeletion {
     /// Returns how many delivered messages the mailbox held.
     public func run(_ address: String) throws -> Int {
         let address = EmailAddress.normalize(address)
-        let lock = try Reprocess.lock(config)
+        let lock = try Reprocess.lock(config, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore(directory: config.state)
         guard let recipient = try store.recipients([address])[address] else {

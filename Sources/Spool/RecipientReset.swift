@@ -33,7 +33,7 @@ public struct RecipientReset {
 
     public func run(_ address: String, passwordTo: String? = nil) throws -> Outcome {
         let address = EmailAddress.normalize(address)
-        let lock = try Reprocess.lock(config)
+        let lock = try Reprocess.lock(config, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore(directory: config.state)
         guard let old = try store.recipients([address])[address] else {

@@ -58,18 +58,19 @@ public struct Reprocess {
 
     /// `progress(done, total)` after each batch of messages.
     public func run(_ options: ReprocessOptions, progress: (Int, Int) -> Void = { _, _ in }) throws -> ReprocessSummary {
-        let lock = try Self.lock(config)
+        let lock = try Self.lock(config, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         return try render(options, progress: progress)
     }
 
     /// The sweep lock, or a clear error when a sweep (or another command) holds it.
-    static func lock(_ config: SpoolrunConfig) throws -> SweepLock {
+    static func lock(_ config: SpoolrunConfig, logger: Logger) throws -> SweepLock {
         try FileSystem.makeDirectory(config.state, mode: 0o700)
         guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
             throw AdminCommandError(description: "a sweep or another command is running (lock \(config.state)/sweep.lock); try again when it is done",
                                  busy: true)
         }
+        if lock.previousHolderDied { StaleTemporaryFiles.remove(under: StaleTemporaryFiles.roots(config), logger: logger) }
         return lock
     }
 

@@ -50,6 +50,7 @@ public final class Sweep {
             return s
         }
         defer { withExtendedLifetime(lock) {} }
+        if lock.previousHolderDied { StaleTemporaryFiles.remove(under: StaleTemporaryFiles.roots(config), logger: logger) }
 
         let opener = try KeyFiles.tunnelOpener(for: config)
         let spool = SpoolDirectory(root: config.spool)
