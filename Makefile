@@ -3,7 +3,7 @@ SWIFT ?= swift
 BIN_DEBUG = .build/debug/spoolrun
 BIN_RELEASE = .build/release/spoolrun
 
-.PHONY: all deps test-deps build release test demo demo-stop bench fuzz clean
+.PHONY: all deps test-deps build release test crash-test demo demo-stop bench fuzz clean
 
 all: build
 
@@ -25,6 +25,13 @@ test: test-deps
 	node --test Tests/JavaScript/
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+
+# The crash suite in full (make test runs it with 50 trials): spoolrun run and reprocess
+# killed at random instants and faults injected at every named step, 200 trials.
+CRASH_TRIALS ?= 200
+crash-test: test-deps
+	$(SWIFT) build --build-tests
+	CRASH_TRIALS=$(CRASH_TRIALS) $(SWIFT) test --skip-build --disable-swift-testing --filter MailCrashTests
 
 # Sets up demo/ (config, keys, state) over the repo's spool/ and www/, feeds it sample
 # tunnel messages, runs a sweep and starts nginx on 127.0.0.1:8080.

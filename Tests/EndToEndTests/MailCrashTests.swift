@@ -1,9 +1,14 @@
-// DESIGN §8 with mail: `spoolrun run` killed with SIGKILL at random instants, again and
-// again, while new tunnel messages keep arriving (some to first contacts without a password,
-// so password notices are made; some asking for read receipts) and the receipt log keeps
-// growing (with lines that are no valid receipt: valid tokens need the portal). Afterwards
-// ordinary sweeps finish the work, and then: no tunnel message is lost, every notification
-// and password notice was queued exactly once and arrived over SMTP at least once.
+// The crash suite (DESIGN §8, issue 8): `spoolrun run` and `spoolrun reprocess` killed with
+// SIGKILL at random instants, and faults injected at the named pipeline steps (FaultPoint:
+// a crash, or the error of a full or read-only file system), again and again, while new
+// tunnel messages keep arriving: new and known recipients (some first contacts without a
+// password, so password notices are made), OTP PDFs, some asking for read receipts, and bad
+// messages; the receipt log keeps growing (with junk, and real reads). Afterwards ordinary
+// sweeps finish the work, and then: every good tunnel message is in exactly the mailboxes of
+// its recipients, every bad one in spool/failed with the right reason, every notification,
+// PDF mail and password notice was queued exactly once and arrived over SMTP at least once,
+// and nothing under www/ is a partial file. CRASH_TRIALS sets the number of trials (50 in
+// `make test`, 200 in `make crash-test`); CRASH_SEED repeats a run's choices.
 import Crypto
 import Foundation
 import TestSupport
@@ -17,6 +22,9 @@ final class MailCrashTests: XCTestCase {
         let sender: String
         let recipients: [String]
         let readReceipt: Bool
+        let otp: Bool
+        /// A bad message: the reason code it must be quarantined with.
+        var badReason: String? = nil
     }
 
     /// One row of `spoolrun outbox list --json`, with its message (`outbox show --message`).
@@ -40,10 +48,11 @@ final class MailCrashTests: XCTestCase {
              receiptsOrDelivering = "reading receipts or delivering", finished = "finished before the kill"
     }
 
-    func testKillingTheSweepAtRandomInstantsLosesNoMessageAndQueuesEachMailOnce() throws {
-        let seed = ProcessInfo.processInfo.environment["MAIL_CRASH_SEED"].flatMap { UInt64($0) }
-            ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        print("MailCrashTests seed: \(seed) (MAIL_CRASH_SEED=\(seed) repeats the same choices)")
+    func testKillsAndInjectedFaultsLoseNoMessageQueueEachMailOnceAndLeaveNoPartialFile() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let seed = environment["CRASH_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let wanted = environment["CRASH_TRIALS"].flatMap { Int($0) } ?? 50
+        print("MailCrashTests seed: \(seed) (CRASH_SEED=\(seed) repeats the same choices), \(wanted) trials")
         var rng = SeededGenerator(seed: seed)
         let began = Date()
 
@@ -65,10 +74,10 @@ final class MailCrashTests: XCTestCase {
         var generated: [String] = []
         var planned: [Planned] = []
         var phases: [Phase: Int] = [:]
-        var kills = 0, trials = 0
-        let minimumKills = 50, maximumTrials = 160
+        var kills = 0, trials = 0, reprocessRuns = 0, reprocessKills = 0
+        var faults: [String: Int] = [:]   // "KIND at STEP" -> how many fired
 
-        while kills < minimumKills && trials < maximumTrials {
+        while trials < wanted {
             trials += 1
             // New mail for this trial: one or two messages.
             for _ in 0..<(1 + rng.next(below: 2)) {
@@ -86,15 +95,31 @@ final class MailCrashTests: XCTestCase {
                 let p = Planned(name: String(format: "crash-%04d", planned.count + 1),
                                 token: String(format: "crashmsg-%04d-end", planned.count + 1),
                                 sender: senders[rng.next(below: senders.count)], recipients: to,
-                                readReceipt: rng.next(below: 3) == 0)
+                                readReceipt: rng.next(below: 3) == 0, otp: rng.next(below: 5) == 0)
                 var args = ["--to"] + to + ["--from", p.sender]
                 for r in to where given.contains(r) { args += ["--password", "\(r)=Pw-of-\(r)"] }
                 if p.readReceipt { args.append("--read-receipt") }
+                if p.otp { args.append("--otp-pdf") }
                 let original = Data(["From: Sender <\(p.sender)>", "To: \(to.joined(separator: ", "))",
                                      "Subject: Report \(p.token)", "Date: Wed, 25 Nov 2026 10:00:00 +0000",
                                      "Message-ID: <\(p.token)@corp.test>", "", "Small body \(p.token).", ""]
                     .joined(separator: "\r\n").utf8)
                 try inst.deliver(try inst.wrap(original, arguments: args), name: p.name)
+                planned.append(p)
+            }
+            // Now and then a bad message: bytes that are no message, or a message in clear.
+            if rng.next(below: 5) == 0 {
+                var p = Planned(name: String(format: "bad-%04d", planned.count + 1), token: "", sender: "", recipients: [],
+                                readReceipt: false, otp: false)
+                if rng.next(below: 2) == 0 {
+                    try inst.deliver(Data((0..<(50 + rng.next(below: 400))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }), name: p.name)
+                    p.badReason = "malformed-mime"
+                } else {
+                    let clear = "From: \(TestInstallation.senderAddress)\r\nTo: \(TestInstallation.recipientAddress)\r\n"
+                        + "Subject: not encrypted\r\n\r\nA message in clear.\r\n"
+                    try inst.deliver(Data(clear.utf8), name: p.name)
+                    p.badReason = "not-encrypted"
+                }
                 planned.append(p)
             }
             // The receipt log grows: junk, and a reader's real reads (tokens taken from the
@@ -117,8 +142,48 @@ final class MailCrashTests: XCTestCase {
             default: trigger = .onArrival(jitterMS: rng.next(below: 8))
             }
             let log = logs.appending(path: "trial-\(trials).log")
-            let (killed, status) = try runAndKill(inst, trigger, log: log, sink: sink)
+            var command = ["run", "--config", inst.config]
+            var fault: String?
+            var finalTrigger = trigger
+            switch rng.next(below: 10) {
+            case 4, 5:
+                // A crash injected at a named step (the Nth time the sweep gets there).
+                fault = "\(FaultSteps.all[rng.next(below: FaultSteps.all.count)]):\(1 + rng.next(below: 3)):crash"
+                finalTrigger = .never
+            case 6:
+                // A full or read-only file system at a step that writes.
+                fault = "\(FaultSteps.io[rng.next(below: FaultSteps.io.count)]):\(1 + rng.next(below: 4)):\(rng.next(below: 2) == 0 ? "enospc" : "erofs")"
+                finalTrigger = .never
+            case 7, 8 where !planned.isEmpty:
+                // `spoolrun reprocess --all`, killed at a random instant or by an injected crash.
+                command = ["reprocess", "--all", "--config", inst.config]
+                reprocessRuns += 1
+                if rng.next(below: 2) == 0 {
+                    finalTrigger = .after(ms: rng.next(below: 300))
+                } else {
+                    fault = "\(["render", "write"][rng.next(below: 2)]):\(1 + rng.next(below: 5)):crash"
+                    finalTrigger = .never
+                }
+            default:
+                break
+            }
+            let (killed, status) = try runAndKill(inst, finalTrigger, log: log, sink: sink, command: command, fault: fault)
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let fault, let fired = text.firstMatch(of: /injected fault (\w+) at (\w+)/) {
+                faults["\(fired.1) at \(fired.2)", default: 0] += 1
+                if fault.hasSuffix(":crash") {
+                    XCTAssertTrue(killed, "seed \(seed): an injected crash ends the process: \(text)")
+                } else {
+                    XCTAssertEqual(status, 1, "seed \(seed): a sweep that meets a full or read-only disk stops with an error")
+                    XCTAssertTrue(text.contains("No space left on device") || text.contains("Read-only file system"),
+                                  "seed \(seed): the error says what happened: \(text.suffix(600))")
+                }
+                continue
+            }
+            if command[0] == "reprocess" {
+                if killed { reprocessKills += 1 } else { XCTAssertEqual(status, 0, "seed \(seed): reprocess: \(text.suffix(800))") }
+                continue
+            }
             if killed {
                 kills += 1
                 let phase: Phase = text.contains("receipt log read") || text.contains("mail sent") || text.contains("outbox delivered")
@@ -130,10 +195,16 @@ final class MailCrashTests: XCTestCase {
             }
         }
         let trialTime = Date().timeIntervalSince(began)
-        print("MailCrashTests: \(trials) trials, \(kills) killed, \(planned.count) messages, \(generated.count) first contacts "
-              + "without a password, \(opened.values.reduce(0) { $0 + $1.count }) reads logged, \(Int(trialTime)) s; kills by phase: "
-              + Phase.allCases.map { "\($0.rawValue): \(phases[$0] ?? 0)" }.joined(separator: ", "))
-        XCTAssertGreaterThanOrEqual(kills, minimumKills, "seed \(seed)")
+        let faultCount = faults.values.reduce(0, +)
+        print("MailCrashTests: \(trials) trials, \(kills) sweeps killed, \(reprocessRuns) reprocess runs (\(reprocessKills) killed from outside), \(faultCount) faults injected ("
+              + faults.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "), "
+              + "\(planned.count) messages (\(planned.filter { $0.badReason != nil }.count) bad, \(planned.filter(\.otp).count) OTP), "
+              + "\(generated.count) first contacts without a password, \(opened.values.reduce(0) { $0 + $1.count }) reads logged, "
+              + "\(Int(trialTime)) s; sweep kills by phase: " + Phase.allCases.map { "\($0.rawValue): \(phases[$0] ?? 0)" }.joined(separator: ", "))
+        XCTAssertGreaterThanOrEqual(kills + reprocessKills + faultCount, wanted / 2, "seed \(seed): most trials ended in a kill or a fault")
+        XCTAssertGreaterThan(faultCount, 0, "seed \(seed): faults were injected")
+        let good = planned.filter { $0.badReason == nil }
+        let bad = planned.filter { $0.badReason != nil }
 
         // Ordinary sweeps finish the work (bounded).
         for _ in 0..<10 {
@@ -148,11 +219,13 @@ final class MailCrashTests: XCTestCase {
 
         // No tunnel message lost: every one is archived and counted, none failed.
         XCTAssertEqual(inst.names(in: "new"), [], "seed \(seed): spool/new is empty")
-        XCTAssertEqual(inst.names(in: "failed"), [], "seed \(seed): nothing was quarantined")
-        XCTAssertEqual(inst.names(in: "archive"), planned.map(\.name).sorted(), "seed \(seed): each message archived once")
+        XCTAssertEqual(inst.names(in: "failed").filter { !$0.hasSuffix(".reason") }, bad.map(\.name).sorted(),
+                       "seed \(seed): exactly the bad messages were quarantined")
+        for p in bad { XCTAssertEqual(inst.reasonCode(p.name), p.badReason, "seed \(seed): \(p.name)'s reason") }
+        XCTAssertEqual(inst.names(in: "archive"), good.map(\.name).sorted(), "seed \(seed): each good message archived once")
         let status = try inst.status()
-        XCTAssertEqual(status["accepted"] as? Int, planned.count, "seed \(seed)")
-        XCTAssertEqual(status["failed_total"] as? Int, 0, "seed \(seed)")
+        XCTAssertEqual(status["accepted"] as? Int, good.count, "seed \(seed)")
+        XCTAssertEqual(status["failed_total"] as? Int, bad.count, "seed \(seed)")
 
         // Every row is sent; nothing failed or waits.
         for row in rows where row.state != "sent" {
@@ -160,16 +233,18 @@ final class MailCrashTests: XCTestCase {
         }
 
         // Notifications: one row per message and recipient, for exactly the planned ones.
-        let notifications = rows.filter { $0.kind == "notification" }
+        // (An OTP message's PDF mail stands in for its notification.)
+        let notifications = rows.filter { $0.kind == "notification" || $0.kind == "otp-pdf" }
         var envelopeOf: [String: String] = [:]   // token -> envelope id
         var seen: [String: Int] = [:]
         for row in notifications {
-            let tokens = planned.filter { row.message.contains($0.token) }
+            let tokens = good.filter { row.message.contains($0.token) }
             guard tokens.count == 1, let p = tokens.first else {
                 XCTFail("seed \(seed): notification \(row.id) to \(row.to) names \(tokens.count) planned messages")
                 continue
             }
             XCTAssertTrue(p.recipients.contains(row.to), "seed \(seed): \(p.name) was not for \(row.to)")
+            XCTAssertEqual(row.kind, p.otp ? "otp-pdf" : "notification", "seed \(seed): \(p.name) to \(row.to)")
             XCTAssertNotNil(row.envelopeID, "seed \(seed): notification \(row.id) names its envelope")
             if let e = envelopeOf[p.token] {
                 XCTAssertEqual(row.envelopeID, e, "seed \(seed): the notifications of \(p.name) share its envelope")
@@ -178,13 +253,13 @@ final class MailCrashTests: XCTestCase {
             }
             seen["\(p.token) \(row.to)", default: 0] += 1
         }
-        for p in planned {
+        for p in good {
             for r in p.recipients {
                 XCTAssertEqual(seen["\(p.token) \(r)"], 1, "seed \(seed): one notification of \(p.name) to \(r)")
             }
         }
-        XCTAssertEqual(notifications.count, planned.reduce(0) { $0 + $1.recipients.count }, "seed \(seed)")
-        XCTAssertEqual(Set(envelopeOf.values).count, planned.count, "seed \(seed): one envelope per message")
+        XCTAssertEqual(notifications.count, good.reduce(0) { $0 + $1.recipients.count }, "seed \(seed)")
+        XCTAssertEqual(Set(envelopeOf.values).count, good.count, "seed \(seed): one envelope per message")
 
         // Password notices: exactly one per recipient introduced without a password, to the
         // sender of a message that introduced them, and none for recipients with a given password.
@@ -222,6 +297,35 @@ final class MailCrashTests: XCTestCase {
         }
         XCTAssertEqual(receiptsSeen, receiptsExpected, "seed \(seed): one receipt per message and reader")
         XCTAssertGreaterThan(receiptsExpected.count, 0, "seed \(seed): some reads were logged")
+
+        // www/: every good message is in exactly its recipients' mailboxes, every file there
+        // opens whole with its recipient's key, and no temporary file is left.
+        var passwords = Dictionary(uniqueKeysWithValues: given.map { ($0, "Pw-of-\($0)") })
+        for row in rows where row.kind == "password-notice" {
+            guard let x = generated.first(where: { row.message.contains($0) }) else { continue }
+            passwords[x] = PasswordFinder.first(in: row.message.replacingOccurrences(of: "=\r\n", with: "").replacingOccurrences(of: "=\n", with: ""))
+        }
+        var problems: [String] = []
+        var filesOpened = 0
+        for address in (given + generated).sorted() {
+            let expected = Set(good.filter { $0.recipients.contains(address) }.map(\.token))
+            guard let password = passwords[address] else {
+                if !expected.isEmpty { problems.append("no password found for \(address)") }
+                continue
+            }
+            let found = try MailboxReader.verify(inst, address: address, password: password)
+            problems += found.problems
+            filesOpened += found.files
+            XCTAssertEqual(Set(found.subjects.compactMap { $0.split(separator: " ").last.map(String.init) }), expected,
+                           "seed \(seed): \(address)'s mailbox holds exactly the messages to \(address)")
+            XCTAssertEqual(found.subjects.count, expected.count, "seed \(seed): no message twice in \(address)'s mailbox")
+        }
+        let www = inst.root.appending(path: "www")
+        let leftovers = (FileManager.default.enumerator(atPath: www)?.compactMap { $0 as? String } ?? [])
+            .filter { ($0 as NSString).lastPathComponent.hasSuffix(".tmp") }
+        XCTAssertEqual(leftovers, [], "seed \(seed): no temporary file is left under www/")
+        XCTAssertEqual(problems, [], "seed \(seed): every file in the mailboxes opens whole")
+        print("MailCrashTests: \(filesOpened) sealed files opened whole in \(passwords.count) mailboxes")
 
         // Delivered: each row's message arrived at least once, to the row's recipient; nothing else arrived.
         let arrived = try sink.messages()
@@ -330,19 +434,32 @@ final class MailCrashTests: XCTestCase {
         case onLog(String, jitterMS: Int)
         /// When one more message has arrived at the sink, then `jitterMS` later.
         case onArrival(jitterMS: Int)
+        /// No kill from outside (an injected fault decides).
+        case never
+    }
+
+    /// The steps FaultPoint marks; `io` are those where a full or read-only disk can show.
+    private enum FaultSteps {
+        static let all = ["intake", "render", "write", "record", "archive", "expiry", "receipts", "deliver", "sendmail"]
+        static let io = ["write", "record", "archive", "render", "expiry", "receipts", "deliver"]
     }
 
     /// Starts `spoolrun run` and sends it SIGKILL when `trigger` fires, if it still runs then.
     /// Returns whether it was killed, and its exit status.
-    private func runAndKill(_ inst: TestInstallation, _ trigger: Trigger, log: String, sink: SMTPSink) throws
-        -> (killed: Bool, status: Int32) {
+    private func runAndKill(_ inst: TestInstallation, _ trigger: Trigger, log: String, sink: SMTPSink,
+                            command: [String]? = nil, fault: String? = nil) throws -> (killed: Bool, status: Int32) {
         FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? handle.close() }
         let arrivedBefore = try sink.messages().count
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Paths.spoolrun)
-        p.arguments = ["run", "--config", inst.config]
+        p.arguments = command ?? ["run", "--config", inst.config]
+        if let fault {
+            var environment = ProcessInfo.processInfo.environment
+            environment["SPOOLRUN_FAULT"] = fault
+            p.environment = environment
+        }
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = handle
         p.standardError = handle
@@ -360,6 +477,8 @@ final class MailCrashTests: XCTestCase {
                     if ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains(text) {
                         fireAt = Date().addingTimeInterval(Double(jitter) / 1000)
                     }
+                case .never:
+                    break
                 case .onArrival(let jitter):
                     let names = (try? FileManager.default.contentsOfDirectory(atPath: sink.directory)) ?? []
                     if names.filter({ $0.hasSuffix(".eml") && !$0.hasPrefix(".") }).count > arrivedBefore {
@@ -375,7 +494,7 @@ final class MailCrashTests: XCTestCase {
         }
         if p.isRunning && Date() >= deadline {
             kill(p.processIdentifier, SIGKILL)
-            XCTFail("spoolrun run did not end within 120 s")
+            XCTFail("spoolrun \(p.arguments?.first ?? "") did not end within 120 s")
         }
         p.waitUntilExit()
         let killed = p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL
@@ -428,6 +547,51 @@ private final class MailboxReader {
     private var seen: Set<String> = []
 
     init(passwords: [String: String]) { self.passwords = passwords }
+
+    /// Opens one mailbox whole, as the portal would: the key bundle, the index and each of its
+    /// entries, and every sealed file of every message. Returns the subjects listed, how many
+    /// files were opened, and each file that would not open (a partial or foreign file).
+    static func verify(_ inst: TestInstallation, address: String, password: String) throws
+        -> (subjects: [String], files: Int, problems: [String]) {
+        let www = inst.root.appending(path: "www")
+        let params = try XCTUnwrap(FileManager.default.contents(atPath: www.appending(path: "portal.json")))
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: params) as? [String: Any])
+        let salt = try XCTUnwrap((json["salt"] as? String).flatMap(Base64URL.decode))
+        let login = try RecipientLogin.derive(address: address, password: password, installationSalt: salt,
+                                              iterations: SealedFormat.loginIterations)
+        guard let data = FileManager.default.contents(atPath: www.appending(path: "k/\(login.locator).json")) else {
+            return ([], 0, ["\(address): no key bundle for the password"])
+        }
+        let bundle = try KeyBundle(json: [UInt8](data))
+        let key = try bundle.unwrap(with: login)
+        let mailbox = bundle.mailboxID
+        let dir = www.appending(path: "m/\(mailbox)")
+        guard let indexData = FileManager.default.contents(atPath: dir.appending(path: "index.json")) else { return ([], 0, []) }
+        guard let index = try? JSONSerialization.jsonObject(with: indexData) as? [String: Any],
+              let entries = index["entries"] as? [[String: Any]] else { return ([], 0, ["\(address): index.json is not whole"]) }
+        var subjects: [String] = [], problems: [String] = []
+        var files = 0
+        for entry in entries {
+            guard let id = entry["id"] as? String, let sealed = (entry["entry"] as? String).flatMap(Base64URL.decode),
+                  let plain = try? SealedFormat.open(sealed, with: key, context: .init(mailboxID: mailbox, messageID: id, objectName: "entry")),
+                  let document = try? JSONSerialization.jsonObject(with: Data(plain)) as? [String: Any] else {
+                problems.append("\(address): an index entry does not open")
+                continue
+            }
+            subjects.append(document["subject"] as? String ?? "")
+            let messageDir = dir.appending(path: id)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: messageDir)) ?? [] {
+                files += 1
+                guard let bytes = FileManager.default.contents(atPath: messageDir.appending(path: name)),
+                      (try? SealedFormat.open([UInt8](bytes), with: key,
+                                              context: .init(mailboxID: mailbox, messageID: id, objectName: name))) != nil else {
+                    problems.append("\(address): m/\(mailbox)/\(id)/\(name) does not open")
+                    continue
+                }
+            }
+        }
+        return (subjects, files, problems)
+    }
 
     func readNewMessages(_ inst: TestInstallation, receiptLog: String, opened: inout [String: Set<String>]) throws {
         let www = inst.root.appending(path: "www")
