@@ -3,7 +3,7 @@ SWIFT ?= swift
 BIN_DEBUG = .build/debug/spoolrun
 BIN_RELEASE = .build/release/spoolrun
 
-.PHONY: all deps test-deps build release test crash-test demo demo-stop bench fuzz clean
+.PHONY: all deps test-deps build release test crash-test test-asan demo demo-stop bench fuzz clean
 
 all: build
 
@@ -33,6 +33,10 @@ crash-test: test-deps
 	$(SWIFT) build --build-tests
 	CRASH_TRIALS=$(CRASH_TRIALS) $(SWIFT) test --skip-build --disable-swift-testing --filter MailCrashTests
 
+# Every test built and run under AddressSanitizer and LeakSanitizer (.build-asan).
+test-asan: test-deps
+	./scripts/test-asan.sh
+
 # Sets up demo/ (config, keys, state) over the repo's spool/ and www/, feeds it sample
 # tunnel messages, runs a sweep and starts nginx on 127.0.0.1:8080.
 demo: build
@@ -52,7 +56,7 @@ fuzz: test-deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf .build .build-fuzz demo
+	rm -rf .build .build-fuzz .build-asan demo
 
 # Installs spoolrun (docs/operations.md, "Installing with systemd"). PREFIX and DESTDIR as
 # usual; BIN is the binary to install (default: the release build, built first). The units

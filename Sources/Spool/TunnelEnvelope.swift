@@ -132,16 +132,13 @@ public struct TunnelEnvelope: Sendable, Equatable {
               let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2),
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
         var p = 19
-        var fraction = 0.0
+        // Fractional seconds are accepted and dropped: the envelope's times are whole seconds
+        // (formatTime writes them so), and an envelope must read the same after being written
+        // again (found by fuzzing: "10:00:00.0888Z" came back as "10:00:00Z").
         if p < b.count, b[p] == 46 {
             p += 1
-            var scale = 0.1
             let start = p
-            while p < b.count, b[p] >= 48, b[p] <= 57 {
-                fraction += Double(b[p] - 48) * scale
-                scale /= 10
-                p += 1
-            }
+            while p < b.count, b[p] >= 48, b[p] <= 57 { p += 1 }
             guard p > start else { return nil }
         }
         var offset = 0
@@ -168,7 +165,7 @@ public struct TunnelEnvelope: Sendable, Equatable {
         let daysInMonth = [31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard day <= daysInMonth[month - 1] else { return nil }
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        return Date(timeIntervalSince1970: Double(seconds))
     }
 
     static func formatTime(_ date: Date) -> String { UTCTime.rfc3339(date) }
