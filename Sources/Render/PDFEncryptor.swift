@@ -37,12 +37,17 @@ public enum PDFEncryptor {
         qpdf_set_suppress_warnings(q, QPDF_TRUE)
 
         // qpdf reads the buffer lazily while writing, so everything happens inside the
-        // scope in which the input bytes are pinned.
+        // scope in which the input bytes are pinned. The C API also keeps the description and
+        // the output file name as the pointers it was given (QPDFWriter reads the name again
+        // when it makes the file's /ID): they are C strings that live as long as that scope,
+        // not a String's temporary (AddressSanitizer found a use after free here).
+        try "rendered PDF".withCString { description in
+        try path.withCString { cPath in
         try pdf.withUnsafeBufferPointer { input in
             try input.withMemoryRebound(to: CChar.self) { chars in
-                try check(q, qpdf_read_memory(q, "rendered PDF", chars.baseAddress, UInt64(chars.count), nil), "reading")
+                try check(q, qpdf_read_memory(q, description, chars.baseAddress, UInt64(chars.count), nil), "reading")
             }
-            try check(q, qpdf_init_write(q, path), "opening the output")
+            try check(q, qpdf_init_write(q, cPath), "opening the output")
             // libharu compressed every stream already: pass them through (only encrypted)
             // rather than let qpdf inflate and deflate them again.
             qpdf_set_stream_data_mode(q, qpdf_s_preserve)
@@ -52,6 +57,8 @@ public enum PDFEncryptor {
                 qpdf_r3p_full, QPDF_TRUE)
             try check(q, qpdf_has_error(q) == QPDF_TRUE ? QPDF_ERRORS : QPDF_SUCCESS, "setting the encryption")
             try check(q, qpdf_write(q), "encrypting")
+        }
+        }
         }
         if qpdf_more_warnings(q) == QPDF_TRUE {
             var warnings: [String] = []
