@@ -46,9 +46,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     // MARK: - Targets
 
-    /// One installation per process (keys made by setup), in a temporary folder.
+    /// One installation per process (keys made by setup), in a temporary folder, made the
+    /// first time the intake target runs.
+    private static let installationDirectory = (NSTemporaryDirectory() as NSString).appendingPathComponent("spoolrun-fuzz-\(getpid())")
+
     private static let installation: (intake: Intake, directory: String) = {
-        let dir = (NSTemporaryDirectory() as NSString).appendingPathComponent("spoolrun-fuzz-\(getpid())")
+        let dir = installationDirectory
         do {
             let inst = try Setup.run(SetupOptions(directory: dir))
             let config = try SpoolrunConfig.load(path: inst.config)
@@ -58,8 +61,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }()
 
+    /// Removes the installation if one was made (never makes one: this runs at exit too,
+    /// where making it crashed the fuzzer once).
     public static func removeInstallation() {
-        try? FileManager.default.removeItem(atPath: installation.directory)
+        try? FileManager.default.removeItem(atPath: installationDirectory)
     }
 
     private static func intake(_ bytes: [UInt8]) {

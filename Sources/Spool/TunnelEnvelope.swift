@@ -54,7 +54,7 @@ public struct TunnelEnvelope: Sendable, Equatable {
         guard let id = raw.id else { throw bad("field \"id\" is missing") }
         guard isValidID(id) else { throw bad("field \"id\" must be 8-128 characters of A-Z a-z 0-9 . _ -") }
         guard let createdText = raw.created else { throw bad("field \"created\" is missing") }
-        guard let created = parseTime(createdText) else { throw bad("field \"created\" is not an RFC 3339 time") }
+        guard let created = parseTime(createdText).map(wholeSeconds) else { throw bad("field \"created\" is not an RFC 3339 time") }
         guard let senderRaw = raw.sender else { throw bad("field \"sender\" is missing") }
         guard EmailAddress.isValid(senderRaw) else { throw bad("field \"sender\" is not an email address") }
         guard let recipientsRaw = raw.recipients else { throw bad("field \"recipients\" is missing") }
@@ -73,7 +73,7 @@ public struct TunnelEnvelope: Sendable, Equatable {
         }
         var expires: Date? = nil
         if let text = raw.expires {
-            guard let date = parseTime(text) else {
+            guard let date = parseTime(text).map(wholeSeconds) else {
                 throw bad("field \"expires\" is not an RFC 3339 time")
             }
             expires = date
@@ -132,13 +132,16 @@ public struct TunnelEnvelope: Sendable, Equatable {
               let minute = digits(14, 2), b[16] == 58, let second = digits(17, 2),
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
         var p = 19
-        // Fractional seconds are accepted and dropped: the envelope's times are whole seconds
-        // (formatTime writes them so), and an envelope must read the same after being written
-        // again (found by fuzzing: "10:00:00.0888Z" came back as "10:00:00Z").
+        var fraction = 0.0
         if p < b.count, b[p] == 46 {
             p += 1
+            var scale = 0.1
             let start = p
-            while p < b.count, b[p] >= 48, b[p] <= 57 { p += 1 }
+            while p < b.count, b[p] >= 48, b[p] <= 57 {
+                fraction += Double(b[p] - 48) * scale
+                scale /= 10
+                p += 1
+            }
             guard p > start else { return nil }
         }
         var offset = 0
@@ -165,10 +168,15 @@ public struct TunnelEnvelope: Sendable, Equatable {
         let daysInMonth = [31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         guard day <= daysInMonth[month - 1] else { return nil }
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
-        return Date(timeIntervalSince1970: Double(seconds))
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
     static func formatTime(_ date: Date) -> String { UTCTime.rfc3339(date) }
+
+    /// The envelope's times are whole seconds, as formatTime writes them: a fraction is
+    /// accepted and dropped, so that an envelope reads the same after being written again
+    /// (found by fuzzing: "10:00:00.0888Z" was kept when read and lost when written).
+    static func wholeSeconds(_ date: Date) -> Date { Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)) }
 
     /// The JSON shape; types are enforced by the decoder, presence and values above.
     private struct RawEnvelope: Decodable {
