@@ -43,6 +43,15 @@ def openssl_rsa2048_sign_per_second():
     raise SystemExit("could not read `openssl speed rsa2048` output:\n" + out)
 
 
+def openssl_ecdh_p256_per_second():
+    out = sh("openssl", "speed", "-seconds", "3", "ecdhp256").stdout
+    for line in out.splitlines():
+        m = re.match(r"\s*256 bits ecdh \(nistp256\)\s+\S+s\s+([\d.]+)", line)
+        if m:
+            return float(m.group(1))
+    raise SystemExit("could not read `openssl speed ecdhp256` output:\n" + out)
+
+
 def set_workers(config, workers):
     text = open(config).read()
     text = re.sub(r"\n\[limits\]\n(workers = \d+\n)?", f"\n[limits]\nworkers = {workers}\n", text)
@@ -313,6 +322,8 @@ def main():
             unchanged = seconds if unchanged is None else min(unchanged, seconds)
 
         rsa = openssl_rsa2048_sign_per_second()
+        # Sealing costs one ephemeral ECDH P-256 per object (body, entry, each attachment).
+        ecdh = openssl_ecdh_p256_per_second()
         floor_bin = os.path.join(os.path.dirname(args.binary), "spoolrun-bench")
         floor = float(sh("taskset", "-c", "0", floor_bin, "floor", os.path.join(inst, "keys", "tunnel-recipient.key"),
                          os.path.join(inst, "keys", "tunnel-recipient.crt"),
@@ -327,6 +338,7 @@ def main():
               f" AES-256-GCM + RSA-2048 detached signature, RSA-2048 tunnel key; best of {args.repeat}")
         print(f"{'figure':<44}{'value':>12}{'target':>10}{'ratio':>9}{'scaled target':>15}{'ratio':>9}")
         print(f"{'openssl speed rsa2048, private-key ops/s/core':<44}{rsa:>12.0f}")
+        print(f"{'openssl speed ecdhp256, ops/s/core':<44}{ecdh:>12.0f}")
         print(f"{'floor: decrypt + pinned verify, 1 thread':<44}{floor:>12.0f}")
         for label, target in (("1 core", 800), ("2 cores", 1500)):
             rate = results[label]
@@ -344,6 +356,7 @@ def main():
         print(f"{'intake 1 core / openssl rsa2048 sign':<44}{results['1 core'] / rsa:>12.3f}")
         print(f"{'intake 1 core / floor':<44}{results['1 core'] / floor:>12.3f}")
         print(f"{'intake 2 cores / 1 core':<44}{results['2 cores'] / results['1 core']:>12.2f}")
+        print(f"{'full sweep 1 core / openssl ecdhp256':<44}{sweeps['1 core'] / ecdh:>12.3f}")
         print(f"(scaled target = target x {rsa:.0f} / {reference_rsa:.0f}, this machine's RSA-2048 rate over the"
               f" reference machine's)")
         print_large(large_message_figures(args.binary, inst, messages[0], args.large_mib, args.repeat), args.repeat)
