@@ -34,22 +34,22 @@ def sh(*args, **kw):
     return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def openssl_rsa2048_sign_per_second():
-    out = sh("openssl", "speed", "-seconds", "3", "rsa2048").stdout
+def openssl_speed(algorithm, pattern):
+    """The first figure after the times on the line of `openssl speed ALGORITHM` that matches."""
+    out = sh("openssl", "speed", "-seconds", "3", algorithm).stdout
     for line in out.splitlines():
-        m = re.match(r"\s*rsa\s+2048 bits\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", line)
+        m = re.match(pattern, line)
         if m:
             return float(m.group(1))
-    raise SystemExit("could not read `openssl speed rsa2048` output:\n" + out)
+    raise SystemExit(f"could not read `openssl speed {algorithm}` output:\n" + out)
+
+
+def openssl_rsa2048_sign_per_second():
+    return openssl_speed("rsa2048", r"\s*rsa\s+2048 bits\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)")
 
 
 def openssl_ecdh_p256_per_second():
-    out = sh("openssl", "speed", "-seconds", "3", "ecdhp256").stdout
-    for line in out.splitlines():
-        m = re.match(r"\s*256 bits ecdh \(nistp256\)\s+\S+s\s+([\d.]+)", line)
-        if m:
-            return float(m.group(1))
-    raise SystemExit("could not read `openssl speed ecdhp256` output:\n" + out)
+    return openssl_speed("ecdhp256", r"\s*256 bits ecdh \(nistp256\)\s+\S+s\s+([\d.]+)")
 
 
 def set_workers(config, workers):
