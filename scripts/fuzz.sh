@@ -24,11 +24,13 @@ for t in $TARGETS; do
   mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/logs" "$OUT/seeds/$t"
   # Leaks are the ASan run's business (make test-asan); here they would stop each run early.
   status=0
+  touch "$OUT/logs/$t.start"
   SPOOLRUN_FUZZ_TARGET=$t ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$BIN" "$OUT/corpus/$t" "$OUT/seeds/$t" \
     -max_total_time="$PER" -timeout=30 -rss_limit_mb=4096 -max_len=262144 \
     -artifact_prefix="$OUT/artifacts/$t/" -print_final_stats=1 > "$OUT/logs/$t.log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/logs/$t.log" | tail -1)
-  crashes=$(find "$OUT/artifacts/$t" -type f | wc -l)
+  # Findings of this run only (earlier ones stay in the folder until removed).
+  crashes=$(find "$OUT/artifacts/$t" -type f -newer "$OUT/logs/$t.start" | wc -l)
   printf '%-12s %8s %10s %8s %7s\n' "$t" "$PER" "${execs:-?}" "$(ls "$OUT/corpus/$t" | wc -l)" "$crashes"
   if [ "$status" != 0 ] || [ "$crashes" != 0 ]; then
     failed=1
