@@ -32,10 +32,21 @@ public struct FirstContact: Sendable {
         let address = EmailAddress.normalize(address)
         let generated = password == nil ? PasswordGenerator.generate() : nil
         let secret = password ?? generated!
-        let pair = try P256KeyPair.generate()
-        let mailboxID = existing ?? Hex.encode(SecureRandom.bytes(16))
         let login = try RecipientLogin.derive(address: address, password: secret, installationSalt: installationSalt,
                                               iterations: iterations)
+        let path = www.bundlePath(locator: login.locator)
+        // A sweep that died after writing this bundle and before recording the recipient left
+        // it behind, and the recipient may already have signed in with the given password and
+        // read: keep that mailbox and key (the password opens the bundle), so what they saw,
+        // read-receipt tokens included, stays valid. (Found by the crash suite.)
+        if password != nil, existing == nil, let data = FileManager.default.contents(atPath: path),
+           let orphan = try? KeyBundle(json: [UInt8](data)), let pair = try? orphan.unwrap(with: login) {
+            return Result(recipient: RecipientRecord(address: address, mailboxID: orphan.mailboxID, publicKey: pair.publicPoint,
+                                                     createdAt: now),
+                          generatedPassword: nil, bundleFile: path)
+        }
+        let pair = try P256KeyPair.generate()
+        let mailboxID = existing ?? Hex.encode(SecureRandom.bytes(16))
         let bundle = try KeyBundle.wrap(pair, login: login, mailboxID: mailboxID)
         try www.writeBundle(bundle, locator: login.locator)
         return Result(recipient: RecipientRecord(address: address, mailboxID: mailboxID, publicKey: pair.publicPoint,

@@ -112,7 +112,13 @@ public struct Reprocess {
             var items: [BatchItem] = []
             for r in group {
                 let path = (spool.archive as NSString).appendingPathComponent(r.archiveName)
-                guard let data = FileManager.default.contents(atPath: path) else {
+                // A sweep killed between recording a message and moving its file leaves it in
+                // spool/new (the next sweep finishes the move): the same bytes serve here.
+                let data = FileManager.default.contents(atPath: path)
+                    ?? FileManager.default.contents(atPath: spool.newPath(r.spoolName)).flatMap {
+                        SHA256.hex([UInt8]($0)) == r.digest ? $0 : nil
+                    }
+                guard let data else {
                     logger.error("archived message missing; not rendered", metadata: ["id": "\(r.envelopeID)", "file": "\(path)"])
                     summary.failed += 1
                     continue

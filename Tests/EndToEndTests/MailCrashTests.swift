@@ -191,7 +191,10 @@ final class MailCrashTests: XCTestCase {
                 continue
             }
             if command[0] == "reprocess" {
-                if killed { reprocessKills += 1 } else { XCTAssertEqual(status, 0, "seed \(seed): reprocess: \(text.suffix(800))") }
+                if killed { reprocessKills += 1 } else {
+                    let problems = text.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" warning ") || $0.contains("spoolrun:") }
+                    XCTAssertEqual(status, 0, "seed \(seed): reprocess: \(problems.joined(separator: "\n").suffix(3000))")
+                }
                 continue
             }
             if killed {
@@ -306,6 +309,11 @@ final class MailCrashTests: XCTestCase {
             for r in opened[p.token] ?? [] { receiptsExpected["\(p.token) \(r)"] = 1 }
         }
         XCTAssertEqual(receiptsSeen, receiptsExpected, "seed \(seed): one receipt per message and reader")
+        for (key, _) in receiptsExpected where receiptsSeen[key] == nil {
+            let token = String(key.split(separator: " ")[0])
+            let p = planned.first { $0.token == token }
+            print("MailCrashTests: missing receipt \(key): otp=\(p?.otp ?? false) recipients=\(p?.recipients ?? [])")
+        }
         XCTAssertGreaterThan(receiptsExpected.count, 0, "seed \(seed): some reads were logged")
 
         // www/: every good message is in exactly its recipients' mailboxes, every file there

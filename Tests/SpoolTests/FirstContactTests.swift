@@ -36,6 +36,22 @@ final class FirstContactTests: XCTestCase {
                      "a wrong password finds no bundle at all (a plain 404 for the browser)")
     }
 
+    /// Found by the crash suite: a sweep killed after a first contact and before its commit
+    /// left the bundle; the recipient could sign in with the given password and read, and the
+    /// next sweep made another mailbox, so that read (and its receipt token) counted for nothing.
+    func testAGivenPasswordsBundleLeftByAKilledSweepIsKeptWithItsMailboxAndKey() throws {
+        let contact = FirstContact(www: www, installationSalt: salt, iterations: 1000)
+        let first = try contact.register("dora@ext.example", password: "given-pw-123", now: Date())
+        let again = try contact.register("dora@ext.example", password: "given-pw-123", now: Date())
+        XCTAssertEqual(again.recipient.mailboxID, first.recipient.mailboxID)
+        XCTAssertEqual(again.recipient.publicKey, first.recipient.publicKey)
+        XCTAssertEqual(again.bundleFile, first.bundleFile)
+        // Generated passwords are new each time (nobody has seen the old one): a new mailbox.
+        let g1 = try contact.register("erin@ext.example", password: nil, now: Date())
+        let g2 = try contact.register("erin@ext.example", password: nil, now: Date())
+        XCTAssertNotEqual(g1.recipient.mailboxID, g2.recipient.mailboxID)
+    }
+
     func testGeneratedPasswordIsReturnedOnceAndWrittenNowhere() throws {
         let result = try FirstContact(www: www, installationSalt: salt, iterations: 1000).register("carol@ext.example",
                                                                                                   password: nil, now: Date())
