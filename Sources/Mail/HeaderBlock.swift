@@ -91,7 +91,12 @@ public struct HeaderBlock: Sendable {
         return fields
     }
 
-    static func decode(_ raw: String) -> String { EncodedWords.decode(raw).trimmingWhitespace() }
+    /// A field's raw value as text: unfolded, encoded words decoded, ends trimmed.
+    static func decode(_ raw: String) -> String {
+        let unfolded = raw.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
+            ? String(raw.unicodeScalars.filter { $0 != "\r" && $0 != "\n" }) : raw
+        return EncodedWords.decode(unfolded).trimmingWhitespace()
+    }
 
     // MARK: - Writing
 

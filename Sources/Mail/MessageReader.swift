@@ -395,8 +395,7 @@ final class MessageReader {
               let header = g_mime_header_list_get_header(list, "Subject"),  // borrowed
               let raw = g_mime_header_get_raw_value(header).map({ String(cString: $0) }),
               raw.utf8.allSatisfy({ $0 < 0x80 }), raw.contains("=?") else { return decoded }
-        let unfolded = raw.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
-        return EncodedWords.decode(unfolded).trimmingWhitespace()
+        return HeaderBlock.decode(raw)
     }
 
     /// Bytes of an entity's own header fields, as GMime holds them.

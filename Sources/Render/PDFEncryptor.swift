@@ -6,6 +6,7 @@
 // doubling and is then copied out, about three times the PDF's size at the peak. Written to
 // a file, only the input PDF and qpdf's small per-object state are in memory.
 import CQPDF
+import Glibc
 
 public enum PDFEncryptor {
     /// `pdf` encrypted under `password`, written to `path` (created or truncated). The
@@ -31,23 +32,29 @@ public enum PDFEncryptor {
             throw PDFError("the password must be non-empty text")
         }
         let owner = OneTimePassword.generate() + OneTimePassword.generate()
+        // qpdf's C API keeps the input description and the output file name as the pointers
+        // it is given (QPDFWriter reads the name again when it sets the encryption and makes
+        // the file's /ID), so they must outlive the session, not just one call: a String's
+        // temporary C string was freed too early (AddressSanitizer found the use after free).
+        guard let description = strdup("rendered PDF"), let outputName = strdup(path) else {
+            throw PDFError("no memory for qpdf's file names")
+        }
+        defer {
+            free(description)
+            free(outputName)
+        }
         guard let q = qpdf_init() else { throw PDFError("qpdf could not start") }
         var handle: qpdf_data? = q
         defer { qpdf_cleanup(&handle) }
         qpdf_set_suppress_warnings(q, QPDF_TRUE)
 
         // qpdf reads the buffer lazily while writing, so everything happens inside the
-        // scope in which the input bytes are pinned. The C API also keeps the description and
-        // the output file name as the pointers it was given (QPDFWriter reads the name again
-        // when it makes the file's /ID): they are C strings that live as long as that scope,
-        // not a String's temporary (AddressSanitizer found a use after free here).
-        try "rendered PDF".withCString { description in
-        try path.withCString { cPath in
+        // scope in which the input bytes are pinned.
         try pdf.withUnsafeBufferPointer { input in
             try input.withMemoryRebound(to: CChar.self) { chars in
                 try check(q, qpdf_read_memory(q, description, chars.baseAddress, UInt64(chars.count), nil), "reading")
             }
-            try check(q, qpdf_init_write(q, cPath), "opening the output")
+            try check(q, qpdf_init_write(q, outputName), "opening the output")
             // libharu compressed every stream already: pass them through (only encrypted)
             // rather than let qpdf inflate and deflate them again.
             qpdf_set_stream_data_mode(q, qpdf_s_preserve)
@@ -57,8 +64,6 @@ public enum PDFEncryptor {
                 qpdf_r3p_full, QPDF_TRUE)
             try check(q, qpdf_has_error(q) == QPDF_TRUE ? QPDF_ERRORS : QPDF_SUCCESS, "setting the encryption")
             try check(q, qpdf_write(q), "encrypting")
-        }
-        }
         }
         if qpdf_more_warnings(q) == QPDF_TRUE {
             var warnings: [String] = []

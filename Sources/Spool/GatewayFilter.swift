@@ -39,6 +39,11 @@ public struct GatewayPart: Sendable, Equatable {
     public var kind: Kind
     public var recipients: [String]
 
+    public var isTunnel: Bool {
+        if case .tunnel = kind { return true }
+        return false
+    }
+
     /// Names the part in the journal and in messages.
     public var label: String {
         switch kind {
@@ -69,8 +74,12 @@ public struct GatewayFilter: Sendable {
         self.send = send ?? { command.send($0, from: $1, to: $2) }
     }
 
-    /// The parts for this envelope and message, in the order they are sent.
-    public func plan(sender: String, recipients: [String], header: HeaderBlock) -> [GatewayPart] {
+    /// The parts for these recipients of this message, in the order they are sent.
+    public func plan(message: [UInt8], recipients: [String]) -> [GatewayPart] {
+        plan(recipients: recipients, header: HeaderBlock(message))
+    }
+
+    func plan(recipients: [String], header: HeaderBlock) -> [GatewayPart] {
         let subject = header.decodedValue("Subject")
         let fields = header.decodedFields
         let mandatory = config.mandatory.matches(subject: subject, headers: fields)
@@ -92,26 +101,26 @@ public struct GatewayFilter: Sendable {
                 case .webmail(let delivery, let receipt): kind = .tunnel(delivery: delivery, readReceipt: receipt)
                 }
             }
-            let address = kind == .passThrough(gatewayPDF: false) || kind == .passThrough(gatewayPDF: true)
-                ? recipient : EmailAddress.normalize(recipient)
+            // Passed through as given; the portal knows its recipients normalised.
+            var part = GatewayPart(kind: kind, recipients: [recipient])
+            if part.isTunnel { part.recipients = [EmailAddress.normalize(recipient)] }
             if let i = parts.firstIndex(where: { $0.kind == kind }) {
-                parts[i].recipients.append(address)
+                parts[i].recipients += part.recipients
             } else {
-                parts.append(GatewayPart(kind: kind, recipients: [address]))
+                parts.append(part)
             }
         }
         // Tunnel parts first: if the run stops half-way, the encrypted copies are the ones
         // already on their way. A tunnel envelope names at most 100 recipients: more make
         // several tunnel messages.
         var tunnels: [GatewayPart] = []
-        for part in parts {
-            guard case .tunnel = part.kind else { continue }
+        for part in parts where part.isTunnel {
             for start in stride(from: 0, to: part.recipients.count, by: TunnelEnvelope.maxRecipients) {
                 let chunk = Array(part.recipients[start..<min(start + TunnelEnvelope.maxRecipients, part.recipients.count)])
                 tunnels.append(GatewayPart(kind: part.kind, recipients: chunk))
             }
         }
-        return tunnels + parts.filter { if case .passThrough = $0.kind { return true } else { return false } }
+        return tunnels + parts.filter { !$0.isTunnel }
     }
 
     public func run(message: [UInt8], sender: String, recipients: [String], now: Date = Date()) -> GatewayFilterResult {
@@ -121,13 +130,12 @@ public struct GatewayFilter: Sendable {
             return .deferred("no recipients were given after -- (master.cf's pipe argv must end with: -- ${recipient})")
         }
         let header = HeaderBlock(message)
-        let parts = plan(sender: sender, recipients: recipients, header: header)
+        let parts = plan(recipients: recipients, header: header)
         // Delivery reports and read receipts come from the null sender; in the tunnel, the
         // postmaster stands in as the one who gets notices about them.
         let tunnelSender = sender.isEmpty || sender == "<>" ? (config.postmaster ?? "") : sender
         // Everything that makes the message unacceptable is found before anything is sent.
-        for part in parts {
-            guard case .tunnel = part.kind else { continue }
+        for part in parts where part.isTunnel {
             guard !tunnelSender.isEmpty else {
                 return .refused("a message from the null sender <> cannot go to webmail recipients (\(part.recipients.joined(separator: ", "))) unless gateway.toml names a postmaster to receive their password notices and read receipts")
             }
@@ -138,18 +146,25 @@ public struct GatewayFilter: Sendable {
         }
 
         journal.prune(now: now)
+        let original = GatewayJournal.Original(message)
+        // The copy the tunnel carries, made once for all tunnel parts.
+        let tunnelled = parts.contains(where: \.isTunnel) ? withoutSubjectTags(message, header: header) : message
         var failures: [String] = []
         var warnings: [String] = []
         for part in parts {
-            let key = GatewayJournal.key(route: part.label, sender: sender, recipients: part.recipients, original: message)
+            let key = GatewayJournal.key(route: part.label, sender: sender, recipients: part.recipients, original: original)
             if journal.contains(key) { continue }
             let bytes: [UInt8]
             let envelope: (from: String, to: [String])
             do {
                 switch part.kind {
                 case .tunnel(let delivery, let receipt):
-                    bytes = try tunnelMessage(message, header: header, sender: tunnelSender, part: part, delivery: delivery,
-                                              readReceipt: receipt, id: "gw-" + key.prefix(40), now: now)
+                    var options = WrapOptions(recipients: part.recipients)
+                    options.sender = tunnelSender
+                    options.readReceipt = receipt
+                    options.otpPDF = delivery == .otpPDF
+                    options.id = "gw-" + key.prefix(40)
+                    bytes = try Wrapper.wrap(tunnelled, config: config, options: options, now: now)
                     envelope = (config.webmailSender, [config.webmailRecipient])
                 case .passThrough(let pdf):
                     bytes = header.prepending(Self.traceField, "\(pdf ? "gateway-pdf" : "pass-through"); \(UTCTime.rfc5322(now))")
@@ -173,21 +188,14 @@ public struct GatewayFilter: Sendable {
         return failures.isEmpty ? .accepted(warnings: warnings) : .deferred((failures + warnings).joined(separator: "; "))
     }
 
-    private func tunnelMessage(_ message: [UInt8], header: HeaderBlock, sender: String, part: GatewayPart,
-                               delivery: TunnelEnvelope.Delivery, readReceipt: Bool, id: String, now: Date) throws -> [UInt8] {
-        var original = message
-        if let subject = header.decodedValue("Subject") {
-            var shown = subject
-            for trigger in [config.mandatory, config.otpPDF] where trigger.matches(subject: shown, headers: []) {
-                shown = trigger.strippingTag(from: shown)
-            }
-            if shown != subject { original = header.replacingValue(of: "Subject", with: shown) }
+    /// The original with the triggers' subject tags taken out of its Subject field, every
+    /// other byte as it was.
+    private func withoutSubjectTags(_ message: [UInt8], header: HeaderBlock) -> [UInt8] {
+        guard let subject = header.decodedValue("Subject") else { return message }
+        var shown = subject
+        for trigger in [config.mandatory, config.otpPDF] where trigger.matches(subject: shown, headers: []) {
+            shown = trigger.strippingTag(from: shown)
         }
-        var options = WrapOptions(recipients: part.recipients)
-        options.sender = sender
-        options.readReceipt = readReceipt
-        options.otpPDF = delivery == .otpPDF
-        options.id = id
-        return try Wrapper.wrap(original, config: config, options: options, now: now)
+        return shown == subject ? message : header.replacingValue(of: "Subject", with: shown)
     }
 }

@@ -22,14 +22,23 @@ public struct GatewayJournal: Sendable {
     /// The name of one part: SHA-256 over its route, sender, sorted recipients and the
     /// original message, each length-prefixed so that no two inputs run together.
     public static func key(route: String, sender: String, recipients: [String], original: [UInt8]) -> String {
+        key(route: route, sender: sender, recipients: recipients, original: Original(original))
+    }
+
+    /// What a key needs of the original: worked out once per message, not once per part.
+    public struct Original: Sendable {
+        let count: Int
+        let digest: [UInt8]
+        public init(_ bytes: [UInt8]) { (count, digest) = (bytes.count, SHA256.hash(bytes)) }
+    }
+
+    public static func key(route: String, sender: String, recipients: [String], original: Original) -> String {
         var input: [UInt8] = []
         for field in [route, sender] + recipients.sorted() {
             input += Array("\(field.utf8.count):".utf8) + Array(field.utf8)
         }
         input += Array("\(original.count):".utf8)
-        var digest = SHA256.hash(input)
-        digest += SHA256.hash(original)
-        return SHA256.hex(digest)
+        return SHA256.hex(SHA256.hash(input) + original.digest)
     }
 
     public func contains(_ key: String) -> Bool { FileSystem.exists(path(key)) }

@@ -65,12 +65,10 @@ public struct Reprocess {
 
     /// The sweep lock, or a clear error when a sweep (or another command) holds it.
     static func lock(_ config: SpoolrunConfig, logger: Logger) throws -> SweepLock {
-        try FileSystem.makeDirectory(config.state, mode: 0o700)
-        guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
+        guard let lock = try SweepLock.take(config, logger: logger) else {
             throw AdminCommandError(description: "a sweep or another command is running (lock \(config.state)/sweep.lock); try again when it is done",
                                  busy: true)
         }
-        if lock.previousHolderDied { StaleTemporaryFiles.remove(under: StaleTemporaryFiles.roots(config), logger: logger) }
         return lock
     }
 
@@ -111,7 +109,7 @@ public struct Reprocess {
         for group in groups {
             var items: [BatchItem] = []
             for r in group {
-                let path = (spool.archive as NSString).appendingPathComponent(r.archiveName)
+                let path = spool.archivePath(r.archiveName)
                 // A sweep killed between recording a message and moving its file leaves it in
                 // spool/new (the next sweep finishes the move): the same bytes serve here.
                 let data = FileManager.default.contents(atPath: path)

@@ -42,15 +42,13 @@ public final class Sweep {
         ProcessMemory.returnLargeBuffersWhenFreed()
         let started = clock()
         let startTick = DispatchTime.now().uptimeNanoseconds
-        try FileSystem.makeDirectory(config.state, mode: 0o700)
-        guard let lock = try SweepLock.tryAcquire(stateDirectory: config.state) else {
+        guard let lock = try SweepLock.take(config, logger: logger) else {
             logger.info("another sweep is running; nothing to do", metadata: ["step": "lock"])
             var s = SweepSummary()
             s.ran = false
             return s
         }
         defer { withExtendedLifetime(lock) {} }
-        if lock.previousHolderDied { StaleTemporaryFiles.remove(under: StaleTemporaryFiles.roots(config), logger: logger) }
 
         let opener = try KeyFiles.tunnelOpener(for: config)
         let spool = SpoolDirectory(root: config.spool)

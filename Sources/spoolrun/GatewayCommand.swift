@@ -3,7 +3,6 @@
 // 0 accepted, 75 try again later (anything temporary, the configuration included), 65 never.
 import ArgumentParser
 import Foundation
-import Mail
 import Spool
 
 extension Spoolrun {
@@ -37,7 +36,7 @@ extension Spoolrun.Gateway {
                 let filter = try Spool.GatewayFilter(config: gateway)
                 let message = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
                 if dryRun {
-                    for part in filter.plan(sender: sender, recipients: recipients, header: HeaderBlock(message)) {
+                    for part in filter.plan(message: message, recipients: recipients) {
                         for r in part.recipients { print("\(r) \(part.label)") }
                     }
                     return

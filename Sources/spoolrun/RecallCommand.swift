@@ -17,12 +17,8 @@ extension Spoolrun {
             CLI.bootstrapLogging(level: .info)
             try CLI.guarded {
                 let config = try options.load()
-                do {
-                    let removed = try Spool.Recall(config: config, logger: Logger(label: "spoolrun")).run(envelopeID: id, recipient: recipient)
-                    print("recalled \(id) from \(removed.count) mailbox(es): \(removed.joined(separator: ", "))")
-                } catch let e as AdminCommandError {
-                    throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
-                }
+                let removed = try Spool.Recall(config: config, logger: Logger(label: "spoolrun")).run(envelopeID: id, recipient: recipient)
+                print("recalled \(id) from \(removed.count) mailbox(es): \(removed.joined(separator: ", "))")
             }
         }
     }

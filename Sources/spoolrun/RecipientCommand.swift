@@ -29,13 +29,9 @@ extension Spoolrun {
             func run() throws {
                 CLI.bootstrapLogging(level: .info)
                 try CLI.guarded {
-                    do {
-                        let outcome = try RecipientReset(config: try options.load(), logger: Logger(label: "spoolrun")).run(address, passwordTo: passwordTo)
-                        print("reset \(address): new password queued for \(outcome.notified); \(outcome.resealed.rewritten) message(s) sealed again, "
-                              + "\(outcome.resealed.failed) failed; \(outcome.oldBundlesRemoved) old key bundle(s) removed")
-                    } catch let e as AdminCommandError {
-                        throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
-                    }
+                    let outcome = try RecipientReset(config: try options.load(), logger: Logger(label: "spoolrun")).run(address, passwordTo: passwordTo)
+                    print("reset \(address): new password queued for \(outcome.notified); \(outcome.resealed.rewritten) message(s) sealed again, "
+                          + "\(outcome.resealed.failed) failed; \(outcome.oldBundlesRemoved) old key bundle(s) removed")
                 }
             }
         }
@@ -48,12 +44,8 @@ extension Spoolrun {
             func run() throws {
                 CLI.bootstrapLogging(level: .info)
                 try CLI.guarded {
-                    do {
-                        let n = try RecipientDeletion(config: try options.load(), logger: Logger(label: "spoolrun")).run(address)
-                        print("deleted \(address): mailbox with \(n) message(s), key bundles and state removed")
-                    } catch let e as AdminCommandError {
-                        throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)
-                    }
+                    let n = try RecipientDeletion(config: try options.load(), logger: Logger(label: "spoolrun")).run(address)
+                    print("deleted \(address): mailbox with \(n) message(s), key bundles and state removed")
                 }
             }
         }

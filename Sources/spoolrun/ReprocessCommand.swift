@@ -45,17 +45,12 @@ extension Spoolrun {
                 }
                 let selection: ReprocessSelection
                 if let message { selection = .message(message) }
-                else if let recipient { selection = .recipient(recipient.trimmingCharacters(in: .whitespaces).lowercased()) }
+                else if let recipient { selection = .recipient(EmailAddress.normalize(recipient)) }
                 else if let since { selection = .since(ReprocessSelection.date(since)!) }
                 else { selection = .all }
                 let bar = ProgressReport(terminal: isatty(STDERR_FILENO) == 1, logger: logger)
-                let summary: ReprocessSummary
-                do {
-                    summary = try Spool.Reprocess(config: config, logger: logger)
-                        .run(ReprocessOptions(selection: selection, notify: notify), progress: bar.update)
-                } catch let e as AdminCommandError {
-                    throw Failure(message: e.description, code: e.busy ? 75 : Failure.softwareError)  // 75: EX_TEMPFAIL
-                }
+                let summary = try Spool.Reprocess(config: config, logger: logger)
+                    .run(ReprocessOptions(selection: selection, notify: notify), progress: bar.update)
                 bar.finish()
                 print("""
                     reprocessed: \(summary.selected) message(s) selected, \(summary.rewritten) mailbox cop(ies) rewritten, \

@@ -64,6 +64,10 @@ enum CLI {
             throw ExitCode(f.code)
         } catch let e as ExitCode {
             throw e
+        } catch let e as AdminCommandError {
+            // 75 (EX_TEMPFAIL): the sweep lock is held, try again later.
+            FileHandle.standardError.write(Data("spoolrun: \(e.description)\n".utf8))
+            throw ExitCode(e.busy ? 75 : Failure.softwareError)
         } catch {
             FileHandle.standardError.write(Data("spoolrun: \(error)\n".utf8))
             throw ExitCode(Failure.softwareError)

@@ -142,6 +142,27 @@ final class GatewayEndToEndTests: XCTestCase {
         return script
     }
 
+    /// After the retries: the direct copy and the two tunnel messages arrived once each, no
+    /// tunnel message holds plaintext, and the portal sends one notification to Bob and one
+    /// PDF to Olga.
+    private func assertEveryPartArrivedOnceAndThePortalDeliversEachOnce(_ sink: SMTPSink) throws {
+        let sent = try sink.wait(for: 3, timeout: 60)
+        usleep(500_000)
+        XCTAssertEqual(try sink.messages().count, 3, "nothing was sent twice")
+        XCTAssertEqual(sent.filter { $0.recipients == [Self.dan] }.count, 1)
+        let tunnels = sent.filter { $0.recipients == [Self.tunnelAddress] }
+        XCTAssertEqual(tunnels.count, 2)
+        for t in tunnels { XCTAssertNil(t.raw.range(of: Data(marker.utf8)), "no plaintext in a tunnel message") }
+
+        // The portal delivers each once: one notification to Bob, one PDF to Olga.
+        try dropIntoPortalSpool(tunnels)
+        try sweep()
+        let all = try sink.wait(for: 7, timeout: 60)
+        XCTAssertEqual(all.count, 7)
+        XCTAssertEqual(all.filter { $0.recipients == [Self.bob] }.count, 1)
+        XCTAssertEqual(all.filter { $0.recipients == [Self.olga] }.count, 1)
+    }
+
     /// The message as delivered, without the trace fields in front of it (Received and
     /// Return-Path from Postfix, and exactly one X-Spoolrun-Gateway from the filter).
     private func withoutTraceFields(_ raw: [UInt8]) -> (rest: [UInt8], gatewayFields: [String]) {
@@ -321,21 +342,7 @@ final class GatewayEndToEndTests: XCTestCase {
         try FileManager.default.removeItem(atPath: flag)
         try postfix.flush()
         XCTAssertTrue(try postfix.waitUntilQueueEmpty(), postfix.log)
-        let sent = try sink.wait(for: 3, timeout: 60)
-        usleep(500_000)
-        XCTAssertEqual(try sink.messages().count, 3, "nothing was sent twice")
-        XCTAssertEqual(sent.filter { $0.recipients == [Self.dan] }.count, 1)
-        let tunnels = sent.filter { $0.recipients == [Self.tunnelAddress] }
-        XCTAssertEqual(tunnels.count, 2)
-        for t in tunnels { XCTAssertNil(t.raw.range(of: Data(marker.utf8)), "no plaintext in a tunnel message") }
-
-        // The portal delivers each once: one notification to Bob, one PDF to Olga.
-        try dropIntoPortalSpool(tunnels)
-        try sweep()
-        let all = try sink.wait(for: 7, timeout: 60)
-        XCTAssertEqual(all.count, 7)
-        XCTAssertEqual(all.filter { $0.recipients == [Self.bob] }.count, 1)
-        XCTAssertEqual(all.filter { $0.recipients == [Self.olga] }.count, 1)
+        try assertEveryPartArrivedOnceAndThePortalDeliversEachOnce(sink)
     }
 
     func testAFailingSendmailGivesExit75AndTheFiltersRetriesDeliverEveryPartExactlyOnce() throws {
@@ -366,19 +373,6 @@ final class GatewayEndToEndTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.err)
         run = try filter(message)
         XCTAssertEqual(run.status, 0, run.err)
-        let sent = try sink.wait(for: 3, timeout: 60)
-        usleep(500_000)
-        XCTAssertEqual(try sink.messages().count, 3, "nothing was sent twice")
-        XCTAssertEqual(sent.filter { $0.recipients == [Self.dan] }.count, 1)
-        let tunnels = sent.filter { $0.recipients == [Self.tunnelAddress] }
-        XCTAssertEqual(tunnels.count, 2)
-
-        // The portal delivers each once: one notification to Bob, one PDF to Olga.
-        try dropIntoPortalSpool(tunnels)
-        try sweep()
-        let all = try sink.wait(for: 7, timeout: 60)
-        XCTAssertEqual(all.count, 7)
-        XCTAssertEqual(all.filter { $0.recipients == [Self.bob] }.count, 1)
-        XCTAssertEqual(all.filter { $0.recipients == [Self.olga] }.count, 1)
+        try assertEveryPartArrivedOnceAndThePortalDeliversEachOnce(sink)
     }
 }

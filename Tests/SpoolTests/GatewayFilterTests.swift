@@ -177,9 +177,9 @@ final class GatewayFilterTests: XCTestCase {
     }
 
     /// Each recipient's part label, from `plan`.
-    func labels(_ filter: GatewayFilter, _ recipients: [String], _ message: [UInt8], sender: String = GatewayFilterTests.alice) -> [String: String] {
+    func labels(_ filter: GatewayFilter, _ recipients: [String], _ message: [UInt8]) -> [String: String] {
         var out: [String: String] = [:]
-        for part in filter.plan(sender: sender, recipients: recipients, header: HeaderBlock(message)) {
+        for part in filter.plan(message: message, recipients: recipients) {
             for r in part.recipients {
                 XCTAssertNil(out[r], "\(r) is in one part only")
                 out[r] = part.label
@@ -459,7 +459,7 @@ final class GatewayFilterTests: XCTestCase {
     func testMoreThanAHundredWebmailRecipientsMakeSeveralTunnelMessagesOfAtMostAHundredEach() throws {
         let filter = try makeFilter()
         let recipients = (1...250).map { "r\($0)@ext.example" }
-        let parts = filter.plan(sender: Self.alice, recipients: recipients + ["r1@ext.example"], header: HeaderBlock(message()))
+        let parts = filter.plan(message: message(), recipients: recipients + ["r1@ext.example"])
         XCTAssertEqual(parts.map(\.recipients.count), [100, 100, 50], "a tunnel envelope names 1 to 100 recipients")
         XCTAssertEqual(parts.flatMap(\.recipients), recipients, "each recipient once, in order")
         assertAccepted(filter.run(message: message(), sender: Self.alice, recipients: recipients))
