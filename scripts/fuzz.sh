@@ -15,17 +15,20 @@ FLAGS="-Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DS
 
 swift build --scratch-path "$OUT" -c debug --product spoolrun-fuzz $FLAGS
 BIN="$(swift build --scratch-path "$OUT" -c debug --show-bin-path $FLAGS)/spoolrun-fuzz"
-rm -rf "$OUT/seeds"
-python3 "$ROOT/scripts/fuzz-seeds.py" "$SHARED" "$ROOT" "$OUT/seeds"
+# Seeds in a folder of this run's own, so two runs (different targets) can share .build-fuzz.
+mkdir -p "$OUT"
+SEEDS=$(mktemp -d "$OUT/seeds.XXXXXX")
+trap 'rm -rf "$SEEDS"' EXIT
+python3 "$ROOT/scripts/fuzz-seeds.py" "$SHARED" "$ROOT" "$SEEDS"
 
 failed=0
 printf '%-12s %8s %10s %8s %7s\n' target seconds execs corpus crashes
 for t in $TARGETS; do
-  mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/logs" "$OUT/seeds/$t"
+  mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/logs" "$SEEDS/$t"
   # Leaks are the ASan run's business (make test-asan); here they would stop each run early.
   status=0
   touch "$OUT/logs/$t.start"
-  SPOOLRUN_FUZZ_TARGET=$t ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$BIN" "$OUT/corpus/$t" "$OUT/seeds/$t" \
+  SPOOLRUN_FUZZ_TARGET=$t ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 "$BIN" "$OUT/corpus/$t" "$SEEDS/$t" \
     -max_total_time="$PER" -timeout=30 -rss_limit_mb=4096 -max_len=262144 \
     -artifact_prefix="$OUT/artifacts/$t/" -print_final_stats=1 > "$OUT/logs/$t.log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/logs/$t.log" | tail -1)
