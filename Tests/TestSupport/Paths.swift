@@ -16,9 +16,11 @@ public enum Paths {
 
     /// The spoolrun binary of the build that runs these tests.
     public static let spoolrun: String = {
-        // The test bundle lives next to the products of the same build configuration.
-        let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
-        for dir in [bundle, URL(fileURLWithPath: repo).appendingPathComponent(".build/debug")] {
+        // The test runner (on Linux the .xctest executable itself, Bundle.main's executable)
+        // lives next to the products of the same build, so `make test-asan` drives the ASan
+        // build's spoolrun, not .build/debug's.
+        let runner = Bundle.main.executableURL?.deletingLastPathComponent() ?? Bundle.main.bundleURL
+        for dir in [runner, URL(fileURLWithPath: repo).appendingPathComponent(".build/debug")] {
             let candidate = dir.appendingPathComponent("spoolrun").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
