@@ -95,7 +95,7 @@ public final class StateStore: @unchecked Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {
-            throw StateStoreError(path: path, problem: "\(error)")
+            throw StateStoreError(path: path, problem: FileSystemCondition.explained("\(error)", in: directory))
         }
     }
 
@@ -290,7 +290,7 @@ public final class StateStore: @unchecked Sendable {
 
     func wrap<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as StateStoreError { throw e } catch {
-            throw StateStoreError(path: path, problem: "\(error)")
+            throw StateStoreError(path: path, problem: FileSystemCondition.explained("\(error)", in: directory))
         }
     }
 

@@ -561,7 +561,7 @@ final class MailCrashTests: XCTestCase {
 /// Reads mailboxes as the portal app does (sign in with the password, open the index and the
 /// sealed message) to find the read-receipt token of each new message, and logs the read as
 /// nginx would: `TIME /r/TOKEN` appended to the receipt log.
-private final class MailboxReader {
+final class MailboxReader {
     let passwords: [String: String]
     private var keys: [String: (P256KeyPair, String)] = [:]
     private var seen: Set<String> = []
