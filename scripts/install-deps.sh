@@ -48,4 +48,11 @@ if [ "${1:-}" = "--test" ]; then
     python3 -m pip install --quiet 'cryptography>=44' 2>/dev/null \
       || python3 -m pip install --quiet --break-system-packages 'cryptography>=44'
   fi
+  # make bench's Python peer (bench/python_peer.py) reads CMS with asn1crypto and sanitizes
+  # HTML with nh3.
+  if ! python3 -c 'import asn1crypto, nh3' 2>/dev/null; then
+    echo "install-deps: installing asn1crypto and nh3 from PyPI"
+    python3 -m pip install --quiet asn1crypto nh3 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages asn1crypto nh3
+  fi
 fi
