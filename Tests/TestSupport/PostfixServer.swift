@@ -42,6 +42,15 @@ public final class PostfixServer {
         }
         FileManager.default.createFile(atPath: base.appending(path: "maillog"), contents: nil)
 
+        // Under `make test-asan` the filter Postfix runs is the ASan build's spoolrun: pass the
+        // sanitizer settings (and with them the leak suppressions) through Postfix, which
+        // otherwise gives its commands a clean environment.
+        let sanitizerVariables = ["ASAN_OPTIONS", "LSAN_OPTIONS"].filter { ProcessInfo.processInfo.environment[$0] != nil }
+        let sanitizerEnvironment = sanitizerVariables.isEmpty ? "" : """
+            import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME \(sanitizerVariables.joined(separator: " "))
+            export_environment = TZ MAIL_CONFIG LANG \(sanitizerVariables.joined(separator: " "))
+
+            """
         let main = """
             compatibility_level = 3.6
             queue_directory = \(queue)
@@ -77,7 +86,7 @@ public final class PostfixServer {
             minimal_backoff_time = 300s
             maximal_backoff_time = 600s
             delay_warning_time = 0
-
+            \(sanitizerEnvironment)
             """
         let master = """
             127.0.0.1:\(filterPort) inet n - n - - smtpd
