@@ -3,7 +3,7 @@ SWIFT ?= swift
 BIN_DEBUG = .build/debug/spoolrun
 BIN_RELEASE = .build/release/spoolrun
 
-.PHONY: all deps test-deps build release test crash-test test-asan demo demo-stop bench fuzz clean
+.PHONY: all deps test-deps build release test crash-test test-asan demo demo-stop bench profile fuzz clean
 
 all: build
 
@@ -48,6 +48,12 @@ demo-stop:
 # Benchmarks (release build): prints figures and ratios measured in the same run.
 bench: test-deps release
 	python3 scripts/bench.py --binary $(BIN_RELEASE)
+
+# perf profiles of a 1-core sweep of 20 KB messages and of the 25 MiB message
+# (docs/performance.md has the record).
+profile: release
+	./scripts/install-deps.sh --profile
+	python3 scripts/bench.py --binary $(BIN_RELEASE) --profile --messages 1000
 
 # Fuzzing (libFuzzer + AddressSanitizer, its own build in .build-fuzz): each target for
 # FUZZ_SECONDS (default 60). Findings go to .build-fuzz/artifacts/; docs/testing.md has the log.

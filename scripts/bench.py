@@ -348,6 +348,45 @@ def sampled_sweep(cmd, archive, first, interval=0.1):
     return seconds, after[0], max(after), sum(1 for _ in os.scandir(archive)), len(samples)
 
 
+def perf_summary(data, title):
+    """Where the samples of `data` went: by library, then the heaviest call paths."""
+    print()
+    print(f"profile: {title}")
+    for sort, options, lines in (("dso", ["--no-children"], 10), ("symbol", ["--children"], 30)):
+        out = sh("perf", "report", "-i", data, "--stdio", "-g", "none", "--sort", sort, *options).stdout
+        rows = [line for line in out.splitlines() if "%" in line and not line.startswith("#")]
+        if sort == "symbol":
+            rows = [r for r in rows if "[k]" not in r and "0x0000" not in r]
+        print("\n".join(r[:150] for r in rows[:lines]))
+
+
+def profile(binary, inst, messages, attachment_mib, work):
+    """perf record (call graphs, frame pointers) of one `spoolrun run` on one core to a
+    known recipient, and of the large message: what DESIGN §10's gaps are made of."""
+    config = os.path.join(inst, "spoolrun.toml")
+    set_workers(config, 1)
+    sweep_cmd = [binary, "run", "--quiet", "--config", config]
+    reset(inst, [messages[0]])
+    subprocess.run(sweep_cmd, check=True)
+    for m in messages[1:]:
+        os.link(m, os.path.join(inst, "spool", "new", os.path.basename(m)))
+    data = os.path.join(work, "perf-sweep.data")
+    sh("perf", "record", "-F", "999", "-g", "-o", data, "--", "taskset", "-c", "0", *sweep_cmd)
+    perf_summary(data, f"full sweep of {len(messages) - 1} messages of 20 KB, 1 core, known recipient")
+    path = os.path.join(work, "large.eml")
+    write_in_child(path, lambda: large_original("alice@corp.test", "bob@ext.test", attachment_mib * MIB))
+    tunnel = os.path.join(work, "large.tunnel")
+    with open(path, "rb") as src, open(tunnel, "wb") as dst:
+        subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"), "--to", "bob@ext.test",
+                        "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
+    reset(inst, [messages[0]])
+    subprocess.run(sweep_cmd, check=True)
+    os.link(tunnel, os.path.join(inst, "spool", "new", "large"))
+    data = os.path.join(work, "perf-large.data")
+    sh("perf", "record", "-F", "4999", "-g", "-o", data, "--", *sweep_cmd)
+    perf_summary(data, f"the large message ({attachment_mib} MiB of attachments), known recipient")
+
+
 def timed(cmd, cpus):
     if cpus:
         cmd = ["taskset", "-c", cpus] + cmd
@@ -366,9 +405,13 @@ def main():
     ap.add_argument("--large-mib", type=int, default=25, help="MiB of attachments in the large message")
     ap.add_argument("--large-only", action="store_true", help="only the large-message figures")
     ap.add_argument("--otp-only", action="store_true", help="only the OTP PDF figures")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead of figures: perf profiles of a 1-core sweep of --messages and of the large message")
     args = ap.parse_args()
     if args.large_only or args.otp_only:
         args.messages = args.many = 1
+    if args.profile:
+        args.many = args.messages
     args.many = max(args.many, args.messages)
 
     work = tempfile.mkdtemp(prefix="spoolrun-bench.")
@@ -399,6 +442,9 @@ def main():
             return
         if args.otp_only:
             print_otp(otp_figures(args.binary, inst, messages[0], args.repeat), args.repeat)
+            return
+        if args.profile:
+            profile(args.binary, inst, messages, args.large_mib, work)
             return
 
         bench_bin = os.path.join(os.path.dirname(args.binary), "spoolrun-bench")

@@ -11,6 +11,8 @@ TEST_PKGS="nginx-light qpdf poppler-utils chromium chromium-driver msmtp python3
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in
   --test) want="$want $TEST_PKGS" ;;
+  # make profile: perf (the tests and make bench do not need it).
+  --profile) want="$want $TEST_PKGS linux-perf" ;;
 esac
 
 SUDO=""
@@ -35,7 +37,7 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ "${1:-}" = "--test" ]; then
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--profile" ]; then
   # The portal's JavaScript is tested with Node's built-in test runner (WebCrypto needs 18+).
   if ! command -v node >/dev/null 2>&1; then
     echo "install-deps: installing nodejs"
