@@ -356,8 +356,13 @@ def perf_summary(data, title):
         out = sh("perf", "report", "-i", data, "--stdio", "-g", "none", "--sort", sort, *options).stdout
         rows = [line for line in out.splitlines() if "%" in line and not line.startswith("#")]
         if sort == "symbol":
-            rows = [r for r in rows if "[k]" not in r and "0x0000" not in r]
-        print("\n".join(r[:150] for r in rows[:lines]))
+            # Swift names demangled; without the call chain's roots, thunks and the kernel.
+            text = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(rows),
+                                  stdout=subprocess.PIPE, text=True, check=True).stdout
+            noise = re.compile(r"\[k\]|0x0000|thunk|partial apply|dispatch|Dispatch|main|libc_start|guarded|"
+                               r"Spoolrun\.|ParsableCommand|Parallel\.map|closure #")
+            rows = [r for r in text.splitlines() if not noise.search(r)]
+        print("\n".join(r[:160] for r in rows[:lines]))
 
 
 def profile(binary, inst, messages, attachment_mib, work):
