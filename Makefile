@@ -56,7 +56,7 @@ profile: release
 	python3 scripts/bench.py --binary $(BIN_RELEASE) --profile --messages 1000
 
 # Fuzzing (libFuzzer + AddressSanitizer, its own build in .build-fuzz): each target for
-# FUZZ_SECONDS (default 60). Findings go to .build-fuzz/artifacts/; docs/testing.md has the log.
+# FUZZ_SECONDS (default 60). Findings go to .build-fuzz/findings/; docs/testing.md has the log.
 FUZZ_SECONDS ?= 60
 fuzz: test-deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
