@@ -17,29 +17,37 @@ final class FullFileSystemTests: XCTestCase {
     }
 
     func testAFullWWWFileSystemStopsTheSweepCleanlyAndTheNextSweepCompletesOnceThereIsSpace() throws {
-        try check(folder: "www", breakIt: { dir, used in try self.mountTmpfs(over: dir, kib: used + 640) },
-                  mend: { dir in try Shell.check("mount", ["-o", "remount,size=64m", dir]) },
-                  expect: "No space left on device")
+        try checkFull("www", spareKiB: 640, expect: "No space left on device")
     }
 
     func testAReadOnlyWWWFileSystemStopsTheSweepCleanlyAndTheNextSweepCompletesOnceItIsWritable() throws {
-        try check(folder: "www", breakIt: { dir, _ in
-            try self.mountTmpfs(over: dir, kib: 65536)
-            try Shell.check("mount", ["-o", "remount,ro", dir])
-        }, mend: { dir in try Shell.check("mount", ["-o", "remount,rw", dir]) }, expect: "Read-only file system")
+        try checkReadOnly("www")
     }
 
     func testAFullStateFileSystemStopsTheSweepCleanlyAndTheNextSweepCompletesOnceThereIsSpace() throws {
-        try check(folder: "state", breakIt: { dir, used in try self.mountTmpfs(over: dir, kib: used + 96) },
-                  mend: { dir in try Shell.check("mount", ["-o", "remount,size=64m", dir]) },
-                  expect: "is full (")
+        // Room to open the store (its -shm and -wal), not for the batches' commits.
+        try checkFull("state", spareKiB: 96, expect: "is full (")
     }
 
     func testAReadOnlyStateFileSystemStopsTheSweepCleanlyAndTheNextSweepCompletesOnceItIsWritable() throws {
-        try check(folder: "state", breakIt: { dir, _ in
+        try checkReadOnly("state")
+    }
+
+    /// `folder` on a tmpfs with `spareKiB` more than it holds; then 64 MiB.
+    private func checkFull(_ folder: String, spareKiB: Int, expect: String,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+        try check(folder: folder, breakIt: { dir, used in try self.mountTmpfs(over: dir, kib: used + spareKiB) },
+                  mend: { dir in try Shell.check("mount", ["-o", "remount,size=64m", dir]) },
+                  expect: expect, file: file, line: line)
+    }
+
+    /// `folder` on a read-only tmpfs; then read-write.
+    private func checkReadOnly(_ folder: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try check(folder: folder, breakIt: { dir, _ in
             try self.mountTmpfs(over: dir, kib: 65536)
             try Shell.check("mount", ["-o", "remount,ro", dir])
-        }, mend: { dir in try Shell.check("mount", ["-o", "remount,rw", dir]) }, expect: "Read-only file system")
+        }, mend: { dir in try Shell.check("mount", ["-o", "remount,rw", dir]) },
+           expect: "Read-only file system", file: file, line: line)
     }
 
     // MARK: - The scenario
