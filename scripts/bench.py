@@ -284,6 +284,46 @@ def make_corpus(inst, out_dir, count, size, recipient):
        "--pad-to", str(size), "--count", str(count), "--out-dir", out_dir)
 
 
+def memory_figures(inst, work, sweep_cmd, args):
+    """Memory per message: --many messages spread over --mailboxes known recipients (each
+    mailbox's index.json is rewritten whole, so one mailbox of 10,000 would measure the
+    index, not the sweep), one sweep of them on both cores, its RSS sampled. Leaves them
+    archived for the reprocess figures."""
+    print(f"making {args.many} tunnel messages to {args.mailboxes} recipients ...", file=sys.stderr)
+    set_workers(os.path.join(inst, "spoolrun.toml"), 2)
+    many_dir = os.path.join(work, "many")
+    os.mkdir(many_dir)
+    firsts = []
+    for n in range(args.mailboxes):
+        group = os.path.join(many_dir, f"r{n:03d}")
+        os.mkdir(group)
+        make_corpus(inst, group, args.many // args.mailboxes, args.size, f"r{n:03d}@ext.test")
+        firsts.append(sorted(glob.glob(os.path.join(group, "*")))[0])
+    many = sorted(glob.glob(os.path.join(many_dir, "r*", "*")))
+    reset(inst, firsts)
+    subprocess.run(sweep_cmd, check=True)  # the recipients' first contacts
+    for m in many:
+        if m not in firsts:
+            os.link(m, os.path.join(inst, "spool", "new", os.path.basename(m)))
+    flat_first = 100
+    seconds, first, peak, archived, samples, quarters = sampled_sweep(
+        sweep_cmd, os.path.join(inst, "spool", "archive"), len(firsts) + flat_first)
+    if archived != len(many):
+        raise SystemExit(f"only {archived} of {len(many)} messages were swept")
+    return {"many": many, "swept": len(many) - len(firsts), "recipients": len(firsts), "first": first,
+            "flat_first": flat_first, "peak": peak, "samples": samples, "quarters": quarters, "seconds": seconds}
+
+
+def print_memory(m):
+    growth = m["peak"] - m["first"]
+    print(f"{'sweep of ' + str(m['swept']) + ' msgs to ' + str(m['recipients']) + ' rcpts, s':<44}{m['seconds']:>12.1f}")
+    print(f"{'  RSS after the first ' + str(m['flat_first']) + ' archived, MiB':<44}{m['first'] / MIB:>12.1f}")
+    print(f"{'  peak RSS after that, MiB':<44}{m['peak'] / MIB:>12.1f}")
+    print(f"{'  growth per message after the first 100, B':<44}{growth / (m['swept'] - m['flat_first']):>12.0f}"
+          f"   ({m['samples']} samples)")
+    print(f"{'  peak RSS by quarter of the messages, MiB':<44}" + " ".join(f"{q / MIB:.1f}" for q in m["quarters"]))
+
+
 def peer_figures(inst, messages, work, check_tampered=True):
     """Messages per second of each peer on `messages`, pinned to core 0. Each must first
     refuse a tampered message, so a peer that checks nothing cannot look fast."""
@@ -356,7 +396,11 @@ def sampled_sweep(cmd, archive, first, interval=0.1):
     after = [rss for archived, rss in samples if archived >= first]
     if not after:
         raise SystemExit("the sweep ended before a sample after the first messages; use more messages")
-    return seconds, after[0], max(after), sum(1 for _ in os.scandir(archive)), len(samples)
+    total = sum(1 for _ in os.scandir(archive))
+    # The highest RSS sampled up to each quarter of the messages: a heap that grows with the
+    # messages swept climbs quarter by quarter; one that has settled stays.
+    quarters = [max([rss for archived, rss in samples if archived <= total * q / 4] or [0]) for q in (1, 2, 3, 4)]
+    return seconds, after[0], max(after), total, len(samples), quarters
 
 
 def perf_summary(data, title):
@@ -422,13 +466,14 @@ def main():
     ap.add_argument("--large-mib", type=int, default=25, help="MiB of attachments in the large message")
     ap.add_argument("--large-only", action="store_true", help="only the large-message figures")
     ap.add_argument("--otp-only", action="store_true", help="only the OTP PDF figures")
+    ap.add_argument("--memory-only", action="store_true", help="only the memory-per-message figures")
     ap.add_argument("--profile", action="store_true",
                     help="instead of figures: perf profiles of a 1-core sweep of --messages and of the large message")
     args = ap.parse_args()
     if args.large_only or args.otp_only:
         args.messages = args.many = 1
-    if args.profile:
-        args.many = args.messages
+    if args.memory_only:
+        args.messages = 1
 
     work = tempfile.mkdtemp(prefix="spoolrun-bench.")
     try:
@@ -455,6 +500,9 @@ def main():
             return
         if args.profile:
             profile(args.binary, inst, messages, args.large_mib, work)
+            return
+        if args.memory_only:
+            print_memory(memory_figures(inst, work, [args.binary, "run", "--quiet", "--config", config], args))
             return
 
         bench_bin = os.path.join(os.path.dirname(args.binary), "spoolrun-bench")
@@ -491,31 +539,8 @@ def main():
         # The peers, on the same messages as intake and the sweep, one core each.
         peers = peer_figures(inst, measured, work)
 
-        # Memory per message and reprocess: --many messages spread over --mailboxes known
-        # recipients (each mailbox's index.json is rewritten whole, so one mailbox of 10,000
-        # would measure the index, not the sweep), one sweep of them on both cores, its RSS
-        # sampled; then reprocess --all of what it archived, once with every render forced
-        # (as after an upgrade), once with nothing to change.
-        print(f"making {args.many} tunnel messages to {args.mailboxes} recipients ...", file=sys.stderr)
-        many_dir = os.path.join(work, "many")
-        os.mkdir(many_dir)
-        firsts = []
-        for n in range(args.mailboxes):
-            group = os.path.join(many_dir, f"r{n:03d}")
-            os.mkdir(group)
-            make_corpus(inst, group, args.many // args.mailboxes, args.size, f"r{n:03d}@ext.test")
-            firsts.append(sorted(glob.glob(os.path.join(group, "*")))[0])
-        many = sorted(glob.glob(os.path.join(many_dir, "r*", "*")))
-        reset(inst, firsts)
-        subprocess.run(sweep_cmd, check=True)  # the recipients' first contacts
-        for m in many:
-            if m not in firsts:
-                os.link(m, os.path.join(inst, "spool", "new", os.path.basename(m)))
-        flat_first = 100
-        many_seconds, rss_first, rss_peak, archived, samples = sampled_sweep(
-            sweep_cmd, os.path.join(inst, "spool", "archive"), len(firsts) + flat_first)
-        if archived != len(many):
-            raise SystemExit(f"only {archived} of {len(many)} messages were swept")
+        memory = memory_figures(inst, work, sweep_cmd, args)
+        many = memory["many"]
         reprocess_cmd = [args.binary, "reprocess", "--quiet", "--config", config, "--all"]
         forced = unchanged = None
         for _ in range(min(args.repeat, 2)):
@@ -566,13 +591,7 @@ def main():
         print(f"{'full sweep 1 core / openssl CLI pipeline':<44}{sweeps['1 core'] / peers['openssl']:>12.2f}")
         print(f"{'intake 1 core / python script':<44}{results['1 core'] / peers['python']:>12.2f}")
         print(f"{'full sweep 1 core / python script':<44}{sweeps['1 core'] / peers['python']:>12.2f}")
-        growth = rss_peak - rss_first
-        label = f"sweep of {len(many) - len(firsts)} msgs to {len(firsts)} rcpts, s"
-        print(f"{label:<44}{many_seconds:>12.1f}")
-        print(f"{'  RSS after the first ' + str(flat_first) + ' archived, MiB':<44}{rss_first / MIB:>12.1f}")
-        print(f"{'  peak RSS after that, MiB':<44}{rss_peak / MIB:>12.1f}")
-        print(f"{'  growth per message after the first 100, B':<44}{growth / (len(many) - len(firsts) - flat_first):>12.0f}"
-              f"   ({samples} samples)")
+        print_memory(memory)
         print(f"{'intake 1 core / openssl rsa2048 sign':<44}{results['1 core'] / rsa:>12.3f}")
         print(f"{'intake 1 core / floor':<44}{results['1 core'] / floor:>12.3f}")
         print(f"{'intake 2 cores / 1 core':<44}{results['2 cores'] / results['1 core']:>12.2f}")
