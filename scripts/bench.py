@@ -77,8 +77,7 @@ def reset(inst, messages):
         os.unlink(f)
     shutil.rmtree(os.path.join(inst, "www", "m"), ignore_errors=True)
     shutil.rmtree(os.path.join(inst, "www", "k"), ignore_errors=True)
-    for m in messages:
-        os.link(m, os.path.join(spool, "new", os.path.basename(m)))
+    deliver(inst, messages)
 
 
 MIB = 1024 * 1024
@@ -141,6 +140,19 @@ def measured(cmd):
     return seconds, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
+def wrap_original(binary, inst, path, tunnel, extra=()):
+    """`spoolrun wrap` of the original in `path` to bob@ext.test, into `tunnel`."""
+    with open(path, "rb") as src, open(tunnel, "wb") as dst:
+        subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"), *extra,
+                        "--to", "bob@ext.test", "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
+
+
+def deliver(inst, files):
+    """Links `files` into the installation's spool/new under their own names."""
+    for f in files:
+        os.link(f, os.path.join(inst, "spool", "new", os.path.basename(f)))
+
+
 def one_message_sweeps(binary, inst, warmup, path, wrap_args, name, repeat):
     """Sweeps the original in `path`, wrapped with `wrap_args`, `repeat` times, each time to
     a recipient who is already known (a warm-up sweep first makes the recipient). Returns
@@ -151,9 +163,7 @@ def one_message_sweeps(binary, inst, warmup, path, wrap_args, name, repeat):
     for n in range(repeat):
         # A fresh wrap each run: the same envelope id twice would be a replay.
         tunnel = os.path.join(os.path.dirname(inst), f"{name}-{n}.tunnel")
-        with open(path, "rb") as src, open(tunnel, "wb") as dst:
-            subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml")] + wrap_args
-                           + ["--to", "bob@ext.test", "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
+        wrap_original(binary, inst, path, tunnel, wrap_args)
         tunnel_size = os.path.getsize(tunnel)
         reset(inst, [warmup])
         subprocess.run(sweep_cmd, check=True)
@@ -177,9 +187,7 @@ def large_message_figures(binary, inst, warmup, attachment_mib, repeat):
     written = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(inst, "www", "m")) for f in fs)
     # The peers on the same message (a fresh wrap of it), one core each.
     tunnel = os.path.join(os.path.dirname(inst), "large-peer.tunnel")
-    with open(path, "rb") as src, open(tunnel, "wb") as dst:
-        subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"), "--to", "bob@ext.test",
-                        "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
+    wrap_original(binary, inst, path, tunnel)
     peers = peer_figures(inst, [tunnel], os.path.dirname(inst), check_tampered=False)
     os.unlink(tunnel)
     # What any sweep costs: the same process over an empty spool (libraries, runtime, state).
@@ -273,15 +281,17 @@ def print_large(large, repeat):
     print("(ratio >= 1.00x meets the target: rate / target, and memory limit / peak)")
 
 
-def make_corpus(inst, out_dir, count, size, recipient):
-    """`count` tunnel messages of about `size` bytes to `recipient`, signed with the
-    installation's gateway key (openssl, detached signature, AES-256-GCM)."""
+def make_corpus(inst, out_dir, count, size=None, recipient="bob@ext.test", tamper=False):
+    """`count` tunnel messages (of about `size` bytes) to `recipient`, signed with the
+    installation's gateway key (openssl, detached signature, AES-256-GCM); with `tamper`,
+    one byte of the signed content changed after signing."""
     sh("python3", FACTORY, "make", "--maker", "openssl", "--encrypt", "aes-256-gcm",
        "--signer-key", os.path.join(inst, "gateway", "gateway-sender.key"),
        "--signer-cert", os.path.join(inst, "gateway", "gateway-sender.crt"),
        "--recipient-cert", os.path.join(inst, "gateway", "tunnel-recipient.crt"),
        "--from", "webmail-sender@gateway.test", "--to", "webmail@portal.test", "--recipient", recipient,
-       "--pad-to", str(size), "--count", str(count), "--out-dir", out_dir)
+       *(["--pad-to", str(size)] if size else []), *(["--tamper"] if tamper else []),
+       "--count", str(count), "--out-dir", out_dir)
 
 
 def memory_figures(inst, work, sweep_cmd, args):
@@ -302,9 +312,8 @@ def memory_figures(inst, work, sweep_cmd, args):
     many = sorted(glob.glob(os.path.join(many_dir, "r*", "*")))
     reset(inst, firsts)
     subprocess.run(sweep_cmd, check=True)  # the recipients' first contacts
-    for m in many:
-        if m not in firsts:
-            os.link(m, os.path.join(inst, "spool", "new", os.path.basename(m)))
+    first_set = set(firsts)
+    deliver(inst, [m for m in many if m not in first_set])
     flat_first = 100
     seconds, first, peak, archived, samples, quarters = sampled_sweep(
         sweep_cmd, os.path.join(inst, "spool", "archive"), len(firsts) + flat_first)
@@ -353,11 +362,7 @@ def peer_figures(inst, messages, work, check_tampered=True):
 
 def refuses_tampered(inst, bad, openssl_cmd, python_cmd):
     """Each peer must refuse a message whose signed content was changed."""
-    sh("python3", FACTORY, "make", "--maker", "openssl", "--encrypt", "aes-256-gcm", "--tamper",
-       "--signer-key", os.path.join(inst, "gateway", "gateway-sender.key"),
-       "--signer-cert", os.path.join(inst, "gateway", "gateway-sender.crt"),
-       "--recipient-cert", os.path.join(inst, "gateway", "tunnel-recipient.crt"),
-       "--from", "webmail-sender@gateway.test", "--to", "webmail@portal.test", "--count", "1", "--out-dir", bad)
+    make_corpus(inst, bad, 1, tamper=True)
     tampered = glob.glob(os.path.join(bad, "*"))
     # (openssl writes -out before it verifies: the tampered run writes into `bad`.)
     for name, cmd in (("openssl", openssl_cmd[:-1] + [bad]), ("python", python_cmd)):
@@ -428,17 +433,14 @@ def profile(binary, inst, messages, attachment_mib, work):
     sweep_cmd = [binary, "run", "--quiet", "--config", config]
     reset(inst, [messages[0]])
     subprocess.run(sweep_cmd, check=True)
-    for m in messages[1:]:
-        os.link(m, os.path.join(inst, "spool", "new", os.path.basename(m)))
+    deliver(inst, messages[1:])
     data = os.path.join(work, "perf-sweep.data")
     sh("perf", "record", "-F", "999", "-g", "-o", data, "--", "taskset", "-c", "0", *sweep_cmd)
     perf_summary(data, f"full sweep of {len(messages) - 1} messages of 20 KB, 1 core, known recipient")
     path = os.path.join(work, "large.eml")
     write_in_child(path, lambda: large_original("alice@corp.test", "bob@ext.test", attachment_mib * MIB))
     tunnel = os.path.join(work, "large.tunnel")
-    with open(path, "rb") as src, open(tunnel, "wb") as dst:
-        subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"), "--to", "bob@ext.test",
-                        "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
+    wrap_original(binary, inst, path, tunnel)
     reset(inst, [messages[0]])
     subprocess.run(sweep_cmd, check=True)
     os.link(tunnel, os.path.join(inst, "spool", "new", "large"))
@@ -526,8 +528,7 @@ def main():
                 reset(inst, [warmup])
                 seconds = timed(sweep_cmd, cpus)
                 first_contact = seconds if first_contact is None else min(first_contact, seconds)
-                for m in measured:
-                    os.link(m, os.path.join(inst, "spool", "new", os.path.basename(m)))
+                deliver(inst, measured)
                 seconds = timed(sweep_cmd, cpus)
                 archived = len(os.listdir(os.path.join(inst, "spool", "archive")))
                 if archived != len(messages):

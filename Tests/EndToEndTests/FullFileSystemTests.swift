@@ -84,7 +84,7 @@ final class FullFileSystemTests: XCTestCase {
                        file: file, line: line)
         XCTAssertEqual(Set(inst.names(in: "new") + inst.names(in: "archive")), Set(names),
                        "every message is still in spool/new or archived", file: file, line: line)
-        XCTAssertEqual(temporaryFiles(under: inst.root.appending(path: "www")), [], "no temporary file is left",
+        XCTAssertEqual(inst.temporaryFiles(under: "www"), [], "no temporary file is left",
                        file: file, line: line)
 
         try mend(dir)
@@ -101,7 +101,7 @@ final class FullFileSystemTests: XCTestCase {
             XCTAssertEqual(mailbox.subjects.sorted(), (0...6).map { "Figures \($0)" },
                            "\(address) has every message once", file: file, line: line)
         }
-        XCTAssertEqual(temporaryFiles(under: inst.root.appending(path: "www")), [], file: file, line: line)
+        XCTAssertEqual(inst.temporaryFiles(under: "www"), [], file: file, line: line)
     }
 
     /// A message to both recipients with a 150 KB attachment (random bytes: sealing cannot
@@ -143,10 +143,5 @@ final class FullFileSystemTests: XCTestCase {
     private func usedKiB(_ dir: String) throws -> Int {
         let out = try Shell.check("du", ["-sk", dir]).out
         return try XCTUnwrap(Int(out.split(separator: "\t").first ?? ""), "du -sk \(dir): \(out)")
-    }
-
-    private func temporaryFiles(under dir: String) -> [String] {
-        let names = FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []
-        return names.filter { ($0 as NSString).lastPathComponent.hasSuffix(".tmp") }.sorted()
     }
 }

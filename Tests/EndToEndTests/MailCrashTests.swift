@@ -338,10 +338,7 @@ final class MailCrashTests: XCTestCase {
                            "seed \(seed): \(address)'s mailbox holds exactly the messages to \(address)")
             XCTAssertEqual(found.subjects.count, expected.count, "seed \(seed): no message twice in \(address)'s mailbox")
         }
-        let www = inst.root.appending(path: "www")
-        let leftovers = (FileManager.default.enumerator(atPath: www)?.compactMap { $0 as? String } ?? [])
-            .filter { ($0 as NSString).lastPathComponent.hasSuffix(".tmp") }
-        XCTAssertEqual(leftovers, [], "seed \(seed): no temporary file is left under www/")
+        XCTAssertEqual(inst.temporaryFiles(under: "www"), [], "seed \(seed): no temporary file is left under www/")
         XCTAssertEqual(problems, [], "seed \(seed): every file in the mailboxes opens whole")
         print("MailCrashTests: \(filesOpened) sealed files opened whole in \(passwords.count) mailboxes")
 

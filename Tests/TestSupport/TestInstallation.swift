@@ -54,6 +54,13 @@ public final class TestInstallation {
         ((try? FileManager.default.contentsOfDirectory(atPath: spool(sub))) ?? []).sorted()
     }
 
+    /// Temporary files (`.NAME.PID.N.tmp`, what an atomic write leaves if it is cut short)
+    /// anywhere under the installation's `sub` folder, as paths relative to it.
+    public func temporaryFiles(under sub: String = "www") -> [String] {
+        let names = FileManager.default.enumerator(atPath: root.appending(path: sub))?.compactMap { $0 as? String } ?? []
+        return names.filter { ($0 as NSString).lastPathComponent.hasSuffix(".tmp") }.sorted()
+    }
+
     /// The reason code (first line) of a quarantined file, if it is in spool/failed.
     public func reasonCode(_ name: String) -> String? {
         guard let text = try? String(contentsOfFile: spool("failed").appending(path: name + ".reason"), encoding: .utf8)
