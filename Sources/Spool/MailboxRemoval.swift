@@ -10,7 +10,7 @@ struct MailboxRemoval {
     let store: StateStore
     let logger: Logger
 
-    func remove(_ deliveries: [(delivery: DeliveryRecord, reason: String)], now: Date) throws {
+    func remove(_ deliveries: [(delivery: DeliveryRecord, reason: RemovalReason)], now: Date) throws {
         guard !deliveries.isEmpty else { return }
         let www = PortalFiles(root: config.www)
         let writer = MailboxWriter(www: www, digestKey: [])
@@ -23,7 +23,7 @@ struct MailboxRemoval {
             let dir = www.mailboxPath(d.mailboxID).appendingPathComponent(d.messageID)
             if FileSystem.exists(dir) { try FileManager.default.removeItem(atPath: dir) }
             logger.info("message removed from a mailbox", metadata: [
-                "id": "\(d.envelopeID)", "message": "\(d.messageID.prefix(12))", "reason": "\(reason)"])
+                "id": "\(d.envelopeID)", "message": "\(d.messageID.prefix(12))", "reason": "\(reason.rawValue)"])
         }
         try FileSystem.syncFileSystem(containing: www.root)
         try store.recordExpired(deliveries, now: now)

@@ -26,7 +26,7 @@ public struct Recall {
             throw AdminCommandError(description: "message \(envelopeID) has no delivered copy" + (address.map { " in the mailbox of \($0)" } ?? "")
                                  + " (already recalled or expired, or not an envelope id; see the sweep's log)")
         }
-        try MailboxRemoval(config: config, store: store, logger: logger).remove(copies.map { ($0, "recall") }, now: clock())
+        try MailboxRemoval(config: config, store: store, logger: logger).remove(copies.map { ($0, RemovalReason.recall) }, now: clock())
         return copies.map(\.address).sorted()
     }
 }

@@ -1,4 +1,5 @@
-// `spoolrun recipient delete ADDR` (issue 6): a recipient's mailbox, key bundles and state go.
+// `spoolrun recipient delete ADDR` (issue 6): a recipient's mailbox, key bundles and state go,
+// and what they were sent stays out of any mailbox made later for the address (issue 15).
 import Foundation
 import GRDB
 import Logging
@@ -10,10 +11,12 @@ import Logging
 public struct RecipientDeletion {
     let config: SpoolrunConfig
     let logger: Logger
+    let clock: @Sendable () -> Date
 
-    public init(config: SpoolrunConfig, logger: Logger) {
+    public init(config: SpoolrunConfig, logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
         self.config = config
         self.logger = logger
+        self.clock = clock
     }
 
     /// Returns how many delivered messages the mailbox held.
@@ -25,7 +28,7 @@ public struct RecipientDeletion {
         guard let recipient = try store.recipients([address])[address] else {
             throw AdminCommandError(description: "\(address) has no mailbox (see spoolrun recipient list)")
         }
-        let messages = try store.deleteRecipient(address: address, mailboxID: recipient.mailboxID)
+        let messages = try store.deleteRecipient(address: address, mailboxID: recipient.mailboxID, now: clock())
         let www = PortalFiles(root: config.www)
         let mailbox = www.mailboxPath(recipient.mailboxID)
         if FileSystem.exists(mailbox) { try FileManager.default.removeItem(atPath: mailbox) }
@@ -36,11 +39,15 @@ public struct RecipientDeletion {
 }
 
 extension StateStore {
-    /// Deletes the recipient and their deliveries; returns how many deliveries there were.
-    func deleteRecipient(address: String, mailboxID: String) throws -> Int {
+    /// Deletes the recipient and their deliveries, and leaves a tombstone for every message
+    /// the address was sent so far: a mailbox made later for the same address starts empty,
+    /// whatever reprocess or reset renders. Returns how many deliveries there were.
+    func deleteRecipient(address: String, mailboxID: String, now: Date) throws -> Int {
         try wrap {
             try pool.write { db in
                 let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID]) ?? 0
+                try Self.insertTombstones(try Self.envelopeIDs(addressedTo: address, db).map { ($0, address) },
+                                          reason: .recipientDeleted, now: now, db)
                 try db.execute(sql: "DELETE FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID])
                 try db.execute(sql: "DELETE FROM recipients WHERE address = ?", arguments: [address])
                 return n

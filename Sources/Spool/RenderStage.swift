@@ -45,6 +45,11 @@ public struct RenderStage: BatchStage {
         var addresses: [String] = []
         for i in accepted { if case .accepted(let a) = items[i].outcome { addresses += a.envelope.recipients } }
         var recipients = try context.store.recipients(Array(Set(addresses)))
+        // What was taken out of a mailbox (recall, expiry, recipient delete) is never
+        // rendered into it again, nor into a mailbox made later for the same address.
+        var envelopeIDs: [String] = []
+        for i in accepted { if case .accepted(let a) = items[i].outcome { envelopeIDs.append(a.envelope.id) } }
+        let gone = try context.store.tombstones(envelopeIDs: envelopeIDs)
         let firstContact = FirstContact(www: www, installationSalt: salt, iterations: loginIterations)
 
         // First contact, one address at a time (each costs one PBKDF2 run, by design).
@@ -52,7 +57,8 @@ public struct RenderStage: BatchStage {
         var introduced: [String: (envelopeID: String, bundleFile: String)] = [:]
         for i in accepted where mode == .sweep {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
-            for address in tunnel.envelope.recipients where recipients[address] == nil {
+            for address in tunnel.envelope.recipients
+            where recipients[address] == nil && !gone.contains(StateStore.tombstoneKey(envelopeID: tunnel.envelope.id, address: address)) {
                 let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
                 recipients[address] = contact.recipient
                 writes.recipients.append(contact.recipient)
@@ -93,7 +99,10 @@ public struct RenderStage: BatchStage {
                 try FaultPoint.reach("render")
                 let tunnel = originals.take(n)
                 let envelope = tunnel.envelope
-                let addresses = envelope.recipients.filter { known[$0] != nil && (only == nil || $0 == only) }
+                let addresses = envelope.recipients.filter {
+                    known[$0] != nil && (only == nil || $0 == only)
+                        && !gone.contains(StateStore.tombstoneKey(envelopeID: envelope.id, address: $0))
+                }
                 var rendered: RenderedMessage? = try RenderedMessage(consume tunnel)
                 let summary = rendered!.summary
                 // OTP mode: each recipient's password, shown in their mailbox, opens their PDF.

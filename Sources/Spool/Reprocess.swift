@@ -29,6 +29,8 @@ public struct ReprocessSummary: Sendable, Equatable {
     public var unchanged = 0
     /// Messages that could not be rendered (archive file missing or no longer opening).
     public var failed = 0
+    /// Messages past portal.retention_days or their envelope's `expires`: not rendered.
+    public var expired = 0
     /// Portal app files that differed and were replaced.
     public var appFilesUpdated = 0
     /// Mail queued (only with `notify`).
@@ -84,10 +86,22 @@ public struct Reprocess {
 
         let store = try StateStore(directory: config.state)
         let spool = SpoolDirectory(root: config.spool)
-        let records = try store.messages(options.selection)
-        summary.selected = records.count
-        if case .message(let id) = options.selection, records.isEmpty {
+        let selected = try store.messages(options.selection)
+        summary.selected = selected.count
+        if case .message(let id) = options.selection, selected.isEmpty {
             throw AdminCommandError(description: "no accepted message has the envelope id \(id) (see spoolrun status, or the log of the sweep that took it)")
+        }
+        // A message past its retention or its envelope's `expires` is not rendered again,
+        // even before a sweep's expire step has taken it out (what it took out has a tombstone).
+        let now = clock()
+        let retainedSince = now.addingTimeInterval(-Double(config.retentionDays) * 86_400)
+        let records = selected.filter { r in
+            let expired = r.receivedAt < retainedSince || r.expires.map { $0 <= now } == true
+            if expired {
+                logger.info("past its retention or expiry; not rendered", metadata: ["id": "\(r.envelopeID)"])
+                summary.expired += 1
+            }
+            return !expired
         }
         let intake = Intake(config: config, opener: try KeyFiles.tunnelOpener(for: config))
         var only: String?

@@ -5,8 +5,8 @@ import GRDB
 
 extension StateStore {
     /// Deliveries received before `retainedSince`, or whose envelope's `expires` has passed
-    /// at `now`, with the reason ("retention" or "expires").
-    func deliveriesToExpire(now: Date, retainedSince: Date) throws -> [(delivery: DeliveryRecord, reason: String)] {
+    /// at `now`, with the reason.
+    func deliveriesToExpire(now: Date, retainedSince: Date) throws -> [(delivery: DeliveryRecord, reason: RemovalReason)] {
         try wrap {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
@@ -16,15 +16,15 @@ extension StateStore {
                     """, arguments: [UTCTime.database(retainedSince), UTCTime.database(now)]).map { row in
                     let d = Self.delivery(row)
                     let expires = Self.date(row, "envelope_expires")
-                    return (d, expires.map { $0 <= now } == true ? "expires" : "retention")
+                    return (d, expires.map { $0 <= now } == true ? RemovalReason.expires : .retention)
                 }
             }
         }
     }
 
     /// Removes the deliveries' rows (their receipt tokens stop counting with them) and keeps
-    /// a record of each, in one transaction.
-    func recordExpired(_ expired: [(delivery: DeliveryRecord, reason: String)], now: Date) throws {
+    /// a record of each, and its tombstone, in one transaction.
+    func recordExpired(_ expired: [(delivery: DeliveryRecord, reason: RemovalReason)], now: Date) throws {
         guard !expired.isEmpty else { return }
         try wrap {
             try pool.write { db in
@@ -32,7 +32,8 @@ extension StateStore {
                     try db.execute(sql: "DELETE FROM deliveries WHERE mailbox_id = ? AND message_id = ?", arguments: [d.mailboxID, d.messageID])
                     try db.execute(sql: """
                         INSERT INTO expirations (mailbox_id, message_id, envelope_id, reason, expired_at) VALUES (?, ?, ?, ?, ?)
-                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, reason, UTCTime.database(now)])
+                        """, arguments: [d.mailboxID, d.messageID, d.envelopeID, reason.rawValue, UTCTime.database(now)])
+                    try Self.insertTombstones([(d.envelopeID, d.address)], reason: reason, now: now, db)
                 }
             }
         }

@@ -242,6 +242,11 @@ public final class StateStore: @unchecked Sendable {
                 ALTER TABLE messages ADD COLUMN archive_removed_at DATETIME;
                 """)
         }
+        m.registerMigration("v9-tombstones") { db in
+            // What left a mailbox stays out of it, through reprocess and reset
+            // (StateStore+Tombstones.swift).
+            try createTombstones(db, now: Date())
+        }
         return m
     }
 

@@ -54,7 +54,7 @@ extension Spoolrun {
                 bar.finish()
                 print("""
                     reprocessed: \(summary.selected) message(s) selected, \(summary.rewritten) mailbox cop(ies) rewritten, \
-                    \(summary.unchanged) unchanged, \(summary.failed) failed; portal app files updated: \(summary.appFilesUpdated); \
+                    \(summary.unchanged) unchanged, \(summary.failed) failed, \(summary.expired) past retention or expiry (not rendered); portal app files updated: \(summary.appFilesUpdated); \
                     mail queued: \(summary.mailQueued)
                     """)
                 if summary.failed > 0 {
