@@ -10,7 +10,8 @@ extension SweepLock {
     /// The installation's sweep lock, nil when another sweep or command holds it. After a
     /// holder that was killed, what it left half-written is removed before anything else.
     static func take(_ config: SpoolrunConfig, logger: Logger) throws -> SweepLock? {
-        try FileSystem.makeDirectory(config.state, mode: 0o700)
+        // Before the lock file is made: by the state folder's owner only, in a private folder.
+        try StateDirectoryAccess.prepare(config.state)
         guard let lock = try tryAcquire(stateDirectory: config.state) else { return nil }
         if lock.previousHolderDied { StaleTemporaryFiles.remove(under: StaleTemporaryFiles.roots(config), logger: logger) }
         return lock

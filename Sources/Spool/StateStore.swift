@@ -88,7 +88,8 @@ public final class StateStore: @unchecked Sendable {
 
     public init(directory: String) throws {
         self.directory = directory
-        path = (directory as NSString).appendingPathComponent("spoolrun.sqlite")
+        path = (directory as NSString).appendingPathComponent(StateDirectoryAccess.databaseName)
+        try StateDirectoryAccess.prepare(directory)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")

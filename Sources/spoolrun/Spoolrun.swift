@@ -43,6 +43,7 @@ struct ConfigOption: ParsableArguments {
 struct Failure: Error, CustomStringConvertible {
     static let configError: Int32 = 78  // EX_CONFIG, sysexits(3)
     static let softwareError: Int32 = 1
+    static let permissionError: Int32 = 77  // EX_NOPERM
     let message: String
     var code: Int32 = softwareError
     var description: String { message }
@@ -64,6 +65,10 @@ enum CLI {
             throw ExitCode(f.code)
         } catch let e as ExitCode {
             throw e
+        } catch let e as StateAccessError {
+            // 77 (EX_NOPERM): the wrong user, or a state folder others can read.
+            FileHandle.standardError.write(Data("spoolrun: \(e.description)\n".utf8))
+            throw ExitCode(Failure.permissionError)
         } catch let e as AdminCommandError {
             // 75 (EX_TEMPFAIL): the sweep lock is held, try again later.
             FileHandle.standardError.write(Data("spoolrun: \(e.description)\n".utf8))

@@ -67,7 +67,9 @@ final class FirstContactTests: XCTestCase {
     }
 
     func testRecipientIsRecordedWithItsPublicKeyOnly() throws {
-        let store = try StateStore(directory: dir.path)
+        // A state folder of its own: the state store refuses one that holds the web root.
+        let state = dir.file("state")
+        let store = try StateStore(directory: state)
         let result = try FirstContact(www: www, installationSalt: try store.installationSalt(), iterations: 1000)
             .register("dave@ext.example", password: "pw-dave-1", now: Date(timeIntervalSince1970: 1_800_000_000))
         var writes = BatchWrites()
@@ -75,8 +77,8 @@ final class FirstContactTests: XCTestCase {
         try store.record(accepted: [], rejected: [], writes: writes)
         XCTAssertEqual(try store.recipients(["dave@ext.example", "eve@ext.example"]), ["dave@ext.example": result.recipient])
         XCTAssertEqual(try store.installationSalt(), try store.installationSalt(), "the salt is made once")
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasPrefix("spoolrun.sqlite") {
-            let data = FileManager.default.contents(atPath: dir.file(file)) ?? Data()
+        for file in try FileManager.default.contentsOfDirectory(atPath: state) where file.hasPrefix("spoolrun.sqlite") {
+            let data = FileManager.default.contents(atPath: state.appending(path: file)) ?? Data()
             XCTAssertNil(data.range(of: Data("pw-dave-1".utf8)), file)
         }
     }
