@@ -32,9 +32,10 @@ enum StateDirectoryAccess {
         try checkOwner(directory, st, top: true)
         try checkEntries(directory)
         let database = (directory as NSString).appendingPathComponent(databaseName)
-        let fd = open(database, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw FileSystemError(path: database, operation: "create", errno: errno) }
-        close(fd)
+        guard lstat(database, &st) != 0 else { return }
+        let fd = open(database, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 || errno == EEXIST else { throw FileSystemError(path: database, operation: "create", errno: errno) }
+        if fd >= 0 { close(fd) }
     }
 
     /// The folder, and every file and folder under it, recursively.
