@@ -22,7 +22,7 @@ final class ReadReceiptTests: XCTestCase {
     private var sentDir = ""
 
     static let alice = "alice@corp.example"
-    static let bob = "bob@ext.test", bobPassword = "pw-bob-123"
+    static let bob = "bob@ext.test", bobPassword = "pw-bob-123-portal"
     static let carol = "carol@ext.test", carolPassword = "pw-carol-456"
     static let disposition = "manual-action/MDN-sent-manually; displayed"
 
