@@ -326,8 +326,8 @@ function receiptToken(doc) {
 
 // Sent only once the message is shown, and only after a frame in which the notice that says
 // so (#message-receipt) was on screen: the recipient is told before the sender is (issue 15;
-// RFC 8098 expects the recipient to know). A tab in the background paints no frames, so it sends when it is looked at.
-// The answer does not matter; the sweep reads nginx's log.
+// RFC 8098 expects the recipient to know). A tab in the background paints no frames, so its
+// receipt goes when it is looked at. The answer does not matter; the sweep reads nginx's log.
 function sendReceipt(token) {
   requestAnimationFrame(() => setTimeout(() => {
     fetch(`r/${token}`, { method: "GET", cache: "no-store", credentials: "omit", redirect: "error" }).catch(() => {});
