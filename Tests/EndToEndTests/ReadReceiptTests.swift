@@ -420,7 +420,7 @@ final class ReadReceiptTests: XCTestCase {
         try b.click(try b.waitFor("#back"))
         try watchReceiptNotice(b)
         try open(b, quiet, receipt: false)
-        let notice = try b.waitFor("#message-receipt")
+        let notice = try XCTUnwrap(try b.find("#message-receipt"), "the message view has the notice element")
         XCTAssertFalse(try b.displayed(notice), "no notice for a message that asked for no receipt")
         XCTAssertEqual(try b.execute("return document.getElementById('message-receipt').textContent") as? String, "")
         XCTAssertNil(try b.execute("return window.receiptNoticeShown"), "it never showed while the message opened")
