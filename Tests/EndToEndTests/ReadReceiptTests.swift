@@ -364,8 +364,9 @@ final class ReadReceiptTests: XCTestCase {
                      answering: mail, recipient: Self.bob)
     }
 
-    /// The message view's words for a message that asks for a receipt (www/assets/strings.js).
-    static let receiptNotice = "The sender asked for a read receipt: opening this message tells them that you read it."
+    /// The message view's words for a message that asks for a receipt (www/assets/strings.js):
+    /// they name the envelope's sender, who gets the receipt.
+    static let receiptNotice = "The sender, \(alice), asked for a read receipt: opening this message tells them that you read it."
 
     func testTheMessageViewSaysAReceiptWasAskedForOnAPhoneBeforeTheReceiptIsSent() throws {
         // On a phone (emulated, 360 px): the notice must fit there too.

@@ -260,7 +260,8 @@ async function showMessage(id) {
     header(dl, S.dateLabel, formatDate(doc.date));
     const receipt = receiptToken(doc);
     if (receipt) {
-      $("message-receipt").textContent = S.receiptNotice;
+      // Named by the envelope's sender (checked by the gateway), who gets the receipt.
+      $("message-receipt").textContent = S.receiptNotice(typeof doc.sender === "string" ? doc.sender : "");
       $("message-receipt").hidden = false;
     }
     const notes = [];
