@@ -39,7 +39,7 @@ def main():
          "recipients": ["bob@ext.example"], "read_receipt": True, "delivery": "webmail"},
         {"version": 1, "id": "seed.000002", "created": "2026-11-25T10:00:00Z", "sender": "alice@corp.example",
          "recipients": ["bob@ext.example", "carol@ext.example"], "read_receipt": False, "delivery": "otp-pdf",
-         "expires": "2027-02-01T00:00:00Z", "passwords": {"bob@ext.example": "pw-1"}},
+         "expires": "2027-02-01T00:00:00Z", "passwords": {"bob@ext.example": "tulip-river-48-anchor"}},
     ]
     for e in envelopes:
         put(out, "envelope", json.dumps(e).encode())

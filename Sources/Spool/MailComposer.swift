@@ -55,18 +55,23 @@ public struct MailComposer: Sendable {
         t.html.map { .alternative(text: t.text, html: $0) } ?? .text(t.text)
     }
 
-    /// "Name <address>" of the original's From, or the envelope's sender.
-    static func senderDisplay(name: String?, address: String) -> String {
-        guard let name = name.map(HeaderText.clean), !name.isEmpty else { return address }
-        return "\(name) <\(address)>"
+    /// Who the recipient is told sent the message (issue 15): always the envelope's sender,
+    /// the address the gateway vouched for, with the original From's display name only when
+    /// that From is the same address. A From that differs is the original's word alone, so
+    /// neither its address nor its name (which would then seem to belong to the sender) is shown.
+    static func senderDisplay(name: String?, fromAddress: String, envelopeSender: String) -> String {
+        guard EmailAddress.normalize(fromAddress) == EmailAddress.normalize(envelopeSender),
+              let name = name.map(HeaderText.clean), !name.isEmpty else { return envelopeSender }
+        return "\(name) <\(envelopeSender)>"
     }
 
     /// The notice to a recipient that a message waits: sender and link, never the body; the
-    /// subject only with portal.show_subject.
+    /// subject only with portal.show_subject. `senderName` and `senderAddress` are the original's
+    /// From (unchecked); the mail names the envelope's sender (see senderDisplay).
     public func notification(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
                              subject: String?, firstContact: Bool, round: Int = 0, now: Date) throws -> OutboxEntry {
         var values: [String: TemplateValue] = [
-            "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
+            "sender_display": .text(Self.senderDisplay(name: senderName, fromAddress: senderAddress, envelopeSender: envelope.sender)),
             "sender_address": .text(envelope.sender), "recipient": .text(recipient),
             "portal_url": .text(config.portalURL), "first_contact": .flag(firstContact),
         ]
@@ -122,13 +127,13 @@ public struct MailComposer: Sendable {
     }
 
     /// The OTP-PDF mail to a recipient: the PDF attached, its password id and the portal
-    /// link, never the password. `pdf` is let go as soon as the message is written, before it
+    /// link, never the password; the sender named as in the notification. `pdf` is let go as soon as the message is written, before it
     /// is sealed: with a PDF of megabytes, the two need not be in memory at once.
     public func otpPDF(envelope: TunnelEnvelope, recipient: String, senderName: String?, senderAddress: String,
                        subject: String?, passwordID: String, pdf: consuming [UInt8], filename: String, firstContact: Bool = false,
                        round: Int = 0, now: Date) throws -> OutboxEntry {
         var values: [String: TemplateValue] = [
-            "sender_display": .text(Self.senderDisplay(name: senderName, address: senderAddress)),
+            "sender_display": .text(Self.senderDisplay(name: senderName, fromAddress: senderAddress, envelopeSender: envelope.sender)),
             "recipient": .text(recipient), "portal_url": .text(config.portalURL), "password_id": .text(passwordID),
             "sender_address": .text(envelope.sender), "first_contact": .flag(firstContact),
         ]

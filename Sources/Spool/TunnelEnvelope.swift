@@ -28,7 +28,8 @@ public struct TunnelEnvelope: Sendable, Equatable {
         self.passwords = passwords
     }
 
-    /// Parses and validates; every problem is a `malformed-envelope` naming the field.
+    /// Parses and validates; every problem is a `malformed-envelope` naming the field (or,
+    /// for a password under PasswordFloor, the address).
     public static func parse(_ json: [UInt8]) throws(Rejection) -> TunnelEnvelope {
         func bad(_ why: String) -> Rejection { Rejection(.malformedEnvelope, "The envelope \(why).") }
         guard let object = try? JSONSerialization.jsonObject(with: Data(json)),
@@ -80,13 +81,17 @@ public struct TunnelEnvelope: Sendable, Equatable {
         }
         var passwords: [String: String] = [:]
         if let map = raw.passwords {
-            for (address, pw) in map {
+            // Sorted, so that an envelope with several weak passwords always names the same one.
+            for (address, pw) in map.sorted(by: { $0.key < $1.key }) {
                 let normalized = EmailAddress.normalize(address)
                 guard recipients.contains(normalized) else {
                     throw bad("has a password for an address that is not a recipient")
                 }
                 guard !pw.isEmpty else {
                     throw bad("has an empty or non-text password")
+                }
+                if let weakness = PasswordFloor.weakness(of: pw, for: normalized) {
+                    throw bad("has a password for \(normalized) that \(weakness)")
                 }
                 passwords[normalized] = pw
             }

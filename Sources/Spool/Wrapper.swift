@@ -52,6 +52,17 @@ public enum Wrapper {
         for address in options.passwords.keys where !recipients.contains(EmailAddress.normalize(address)) {
             throw WrapError(message: "--password is given for \(address), which is not a --to recipient")
         }
+        // The portal would quarantine the envelope as malformed-envelope: say so here, where
+        // the admin can still choose another password (or none, for a generated one).
+        for (address, password) in options.passwords.sorted(by: { $0.key < $1.key }) {
+            let normalized = EmailAddress.normalize(address)
+            if password.isEmpty {
+                throw WrapError(message: "--password for \(normalized) is empty; give ADDR=PASSWORD, or leave it out and spoolrun makes one")
+            }
+            if let weakness = PasswordFloor.weakness(of: password, for: normalized) {
+                throw WrapError(message: "--password for \(normalized) \(weakness); choose a stronger one, or leave it out and spoolrun makes one")
+            }
+        }
 
         let envelope = TunnelEnvelope(
             id: options.id ?? randomToken(24), created: now, sender: EmailAddress.normalize(sender), recipients: recipients,

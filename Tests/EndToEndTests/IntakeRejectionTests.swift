@@ -17,6 +17,8 @@ final class IntakeRejectionTests: XCTestCase {
     nonisolated(unsafe) static var fixture: Fixture?
     static let sender = TestInstallation.senderAddress
     static let recipient = TestInstallation.recipientAddress
+    /// First-contact passwords in envelopes (issue 15): two under the floor, one above.
+    static let shortPassword = "Tiny-pw-77", commonPassword = "Password-1234", strongPassword = "tulip-river-48-anchor"
 
     static func prepare() throws -> Fixture {
         if let f = fixture { return f }
@@ -68,6 +70,9 @@ final class IntakeRejectionTests: XCTestCase {
         try make("envelope-missing-fields", ["--envelope-raw", missing])
         try make("envelope-bad-recipient", ["--recipient", "not-an-address"])
         try make("envelope-bad-sender", ["--sender", "alice at corp"])
+        try make("envelope-short-password", ["--password", "bob@ext.test=\(shortPassword)"])
+        try make("envelope-common-password", ["--password", "bob@ext.test=\(commonPassword)"])
+        try make("envelope-strong-password", ["--password", "bob@ext.test=\(strongPassword)"])
         try make("outer-from-wrong", from: "intruder@evil.test", [])
         try make("outer-to-wrong", to: "someone@portal.test", [])
         var rng = SeededGenerator(seed: 4134)
@@ -124,6 +129,31 @@ final class IntakeRejectionTests: XCTestCase {
     func testEnvelopeMissingFieldsIsRejectedAsMalformedEnvelope() throws { try assertRejected("envelope-missing-fields", as: "malformed-envelope") }
     func testEnvelopeWithABadRecipientAddressIsRejectedAsMalformedEnvelope() throws { try assertRejected("envelope-bad-recipient", as: "malformed-envelope") }
     func testEnvelopeWithABadSenderAddressIsRejectedAsMalformedEnvelope() throws { try assertRejected("envelope-bad-sender", as: "malformed-envelope") }
+    func testEnvelopePasswordUnder12CharactersIsRejectedAsMalformedEnvelopeNamingTheAddress() throws {
+        try assertRejected("envelope-short-password", as: "malformed-envelope")
+        try assertReasonNamesBobNeverThePassword("envelope-short-password", Self.shortPassword,
+                                                 why: "is too short (10 characters, at least 12)")
+    }
+    func testCommonEnvelopePasswordIsRejectedAsMalformedEnvelopeNamingTheAddress() throws {
+        try assertRejected("envelope-common-password", as: "malformed-envelope")
+        try assertReasonNamesBobNeverThePassword("envelope-common-password", Self.commonPassword, why: "is a common password")
+    }
+    func testEnvelopeWithAStrongPasswordIsAccepted() throws {
+        let f = try Self.prepare()
+        XCTAssertTrue(f.inst.names(in: "archive").contains("envelope-strong-password"), f.inst.names(in: "failed").joined(separator: " "))
+        XCTAssertFalse(f.inst.names(in: "failed").contains("envelope-strong-password"))
+    }
+
+    private func assertReasonNamesBobNeverThePassword(_ name: String, _ password: String, why: String,
+                                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let f = try Self.prepare()
+        let reason = try String(contentsOfFile: f.inst.spool("failed").appending(path: name + ".reason"), encoding: .utf8)
+        XCTAssertTrue(reason.contains("password for bob@ext.test that \(why)"), reason, file: file, line: line)
+        for text in [reason, f.firstSweep.err, f.firstSweep.out] {
+            XCTAssertFalse(text.contains(password), "the password is in neither the reason nor the log", file: file, line: line)
+        }
+    }
+
     func testOuterFromOtherThanTheWebmailSenderIsRejectedAsWrongAddress() throws { try assertRejected("outer-from-wrong", as: "wrong-address") }
     func testOuterToWithoutTheWebmailRecipientIsRejectedAsWrongAddress() throws { try assertRejected("outer-to-wrong", as: "wrong-address") }
     func testGarbageBytesAreRejectedAsMalformedMIME() throws { try assertRejected("garbage", as: "malformed-mime") }

@@ -298,6 +298,35 @@ final class MailDeliveryTests: XCTestCase {
         }
     }
 
+    func testTheNotificationNamesTheEnvelopesSenderAddressNotAnotherFromOfTheOriginal() throws {
+        let sink = try SMTPSink()
+        let inst = try installation(sendingTo: sink)
+        let date = "Date: Wed, 25 Nov 2026 10:00:00 +0000"
+        // The gateway checked alice@corp.test (--from); the original's From claims someone else.
+        try send(inst, message(["From: Chief Executive <ceo@corp.test>", "To: bob@ext.test", "Subject: s1", date,
+                                "Message-ID: <claims-ceo@corp.test>"], ["Hello."]),
+                 ["--to", "bob@ext.test", "--from", "alice@corp.test", "--password", "bob@ext.test=Bobs-given-pw-1"], name: "m1")
+        // The usual case: the original's From is the envelope's sender, so its name is shown with it.
+        try send(inst, message(["From: Alice Example <alice@corp.test>", "To: carol@ext.test", "Subject: s2", date,
+                                "Message-ID: <is-alice@corp.test>"], ["Hello."]),
+                 ["--to", "carol@ext.test", "--password", "carol@ext.test=Carols-own-pw-1"], name: "m2")
+        try sweep(inst)
+        let notifications = try assertOutboxArrivedOnce(inst, sink).filter { $0.row.kind == "notification" }.map(\.arrival)
+        XCTAssertEqual(notifications.map(\.rcpt).sorted { $0[0] < $1[0] }, [["bob@ext.test"], ["carol@ext.test"]])
+        for a in notifications {
+            let visible = a.header("Subject").joined() + "\n" + a.texts.values.joined(separator: "\n")
+            if a.rcpt == ["bob@ext.test"] {
+                XCTAssertTrue(a.header("Subject").joined().hasSuffix("from alice@corp.test"), a.header("Subject").joined())
+                XCTAssertTrue(a.texts.values.allSatisfy { $0.contains("alice@corp.test") }, visible)
+                XCTAssertFalse(visible.contains("ceo@corp.test") || visible.contains("Chief Executive"),
+                               "the original's unchecked From is not shown as the sender: \(visible)")
+            } else {
+                XCTAssertTrue(a.header("Subject").joined().hasSuffix("from Alice Example <alice@corp.test>"), a.header("Subject").joined())
+                XCTAssertTrue(a.texts.values.allSatisfy { $0.contains("Alice Example") && $0.contains("alice@corp.test") }, visible)
+            }
+        }
+    }
+
     func testDisplayNamesAndSubjectsWithCRLFCannotAddAHeaderOrRecipient() throws {
         let sink = try SMTPSink()
         let inst = try installation(sendingTo: sink, showSubject: true)

@@ -20,7 +20,7 @@ final class NginxPolicyTests: XCTestCase {
     private func installationWithMail(port: Int) throws -> TestInstallation {
         let inst = try TestInstallation(listen: "127.0.0.1:\(port)")
         let original = Data("From: Alice <alice@corp.example>\r\nTo: bob@ext.test\r\nSubject: Caching\r\nMIME-Version: 1.0\r\n\r\nHello.\r\n".utf8)
-        try inst.deliver(try inst.wrap(original, arguments: ["--to", "bob@ext.test", "--password", "bob@ext.test=pw-bob-123"]),
+        try inst.deliver(try inst.wrap(original, arguments: ["--to", "bob@ext.test", "--password", "bob@ext.test=pw-bob-123-nginx"]),
                          name: "cache-1")
         let sweep = try inst.sweep()
         XCTAssertEqual(sweep.status, 0, sweep.err)

@@ -17,7 +17,7 @@ final class PortalBrowserTests: XCTestCase {
     private var downloads = ""
     private var base = ""
 
-    static let bob = "bob@ext.test", bobPassword = "pw-bob-123"
+    static let bob = "bob@ext.test", bobPassword = "pw-bob-123-portal"
     static let carol = "carol@ext.test", carolPassword = "pw-carol-456"
     static let wrongLogin = "Wrong address or password."
     static let damaged = "This message could not be opened: it was damaged or altered."

@@ -22,7 +22,7 @@ final class ReadReceiptTests: XCTestCase {
     private var sentDir = ""
 
     static let alice = "alice@corp.example"
-    static let bob = "bob@ext.test", bobPassword = "pw-bob-123"
+    static let bob = "bob@ext.test", bobPassword = "pw-bob-123-portal"
     static let carol = "carol@ext.test", carolPassword = "pw-carol-456"
     static let disposition = "manual-action/MDN-sent-manually; displayed"
 
@@ -364,6 +364,69 @@ final class ReadReceiptTests: XCTestCase {
                      answering: mail, recipient: Self.bob)
     }
 
+    /// The message view's words for a message that asks for a receipt (www/assets/strings.js):
+    /// they name the envelope's sender, who gets the receipt.
+    static let receiptNotice = "The sender, \(alice), asked for a read receipt: opening this message tells them that you read it."
+
+    func testTheMessageViewSaysAReceiptWasAskedForOnAPhoneBeforeTheReceiptIsSent() throws {
+        // On a phone (emulated, 360 px): the notice must fit there too.
+        browser?.quit()
+        browser = try WebDriver(downloadDirectory: inst.scratch.file("downloads"), mobileWidth: 360)
+        let b = try XCTUnwrap(browser)
+        let asked = try deliver("notice", to: [Self.bob], readReceipt: true, passwords: true)
+        try sweep()
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        try watchReceiptNotice(b)
+        let logged = receiptLogLines().count
+        let requested = try open(b, asked, receipt: true)
+        XCTAssertEqual(requested.count, 1)
+
+        // When the notice first showed (a MutationObserver's note), it was on screen with its
+        // words; the /r/ request started after that, and nginx logged it after receiving it.
+        let shown = try XCTUnwrap(try b.execute("return window.receiptNoticeShown") as? [String: Any], "the notice was shown")
+        XCTAssertEqual(shown["text"] as? String, Self.receiptNotice)
+        XCTAssertEqual(shown["visible"] as? Bool, true, "the notice was visible when it appeared: \(shown)")
+        let shownAt = try XCTUnwrap((shown["at"] as? NSNumber)?.doubleValue)
+        let requestedAt = try XCTUnwrap((try b.execute("""
+            return performance.getEntriesByType('resource').filter(function (e) { return e.name.indexOf('/r/') >= 0; })
+                .map(function (e) { return e.startTime; })[0]
+            """) as? NSNumber)?.doubleValue, "Resource Timing has the /r/ request")
+        XCTAssertLessThan(shownAt, requestedAt, "the notice was on screen before the receipt request started")
+        XCTAssertEqual(receiptLogLines().count, logged + 1, "nginx logged the receipt request once")
+
+        let notice = try b.waitFor("#message-receipt")
+        XCTAssertTrue(try b.displayed(notice), "the notice stays in the message view")
+        XCTAssertEqual(try b.text(notice), Self.receiptNotice)
+        XCTAssertEqual(try b.execute("return document.getElementById('message-receipt').getAttribute('role')") as? String, "status",
+                       "screen readers announce it")
+        let fits = try b.execute("""
+            var r = document.getElementById('message-receipt').getBoundingClientRect();
+            return [r.left >= 0, r.right <= window.innerWidth, document.documentElement.scrollWidth <= window.innerWidth, window.innerWidth];
+            """) as? [Any] ?? []
+        XCTAssertEqual(fits.prefix(3).map { $0 as? Bool }, [true, true, true], "the notice fits the phone's width: \(fits)")
+        XCTAssertLessThanOrEqual((fits.last as? NSNumber)?.intValue ?? .max, 360)
+    }
+
+    func testAMessageWithoutAReceiptShowsNoReceiptNotice() throws {
+        let b = try XCTUnwrap(browser)
+        let asked = try deliver("with-notice", to: [Self.bob], readReceipt: true, passwords: true)
+        let quiet = try deliver("without-notice", to: [Self.bob], readReceipt: false, passwords: false)
+        try sweep()
+        try b.navigate(base)
+        try signIn(b, Self.bob, Self.bobPassword)
+        // After one that asked: the notice of the earlier message does not stay behind.
+        try open(b, asked, receipt: true)
+        XCTAssertTrue(try b.displayed(try b.waitFor("#message-receipt")))
+        try b.click(try b.waitFor("#back"))
+        try watchReceiptNotice(b)
+        try open(b, quiet, receipt: false)
+        let notice = try XCTUnwrap(try b.find("#message-receipt"), "the message view has the notice element")
+        XCTAssertFalse(try b.displayed(notice), "no notice for a message that asked for no receipt")
+        XCTAssertEqual(try b.execute("return document.getElementById('message-receipt').textContent") as? String, "")
+        XCTAssertNil(try b.execute("return window.receiptNoticeShown"), "it never showed while the message opened")
+    }
+
     func testNoReceiptWhenTheEnvelopeAskedForNone() throws {
         let b = try XCTUnwrap(browser)
         let quiet = try deliver("quiet", to: [Self.bob], readReceipt: false, passwords: true)
@@ -603,6 +666,20 @@ final class ReadReceiptTests: XCTestCase {
         try b.submitPortalSignIn(address, password)
         _ = try b.waitFor("#entries .entry", attempts: 300)
         try b.execute("performance.setResourceTimingBufferSize(10000)")
+    }
+
+    /// Notes in window.receiptNoticeShown when #message-receipt first shows (time, words, and
+    /// whether it is on screen), so that a test can compare that with the /r/ request's start.
+    private func watchReceiptNotice(_ b: WebDriver) throws {
+        try b.execute("""
+            window.receiptNoticeShown = null;
+            var el = document.getElementById('message-receipt');
+            new MutationObserver(function () {
+                if (window.receiptNoticeShown || el.hidden) return;
+                var visible = el.getClientRects().length > 0 && getComputedStyle(el).visibility === 'visible';
+                window.receiptNoticeShown = { at: performance.now(), text: el.textContent, visible: visible };
+            }).observe(el, { attributes: true, childList: true, characterData: true, subtree: true });
+            """)
     }
 
     /// The path (/r/TOKEN) of the one receipt request an opening made, as nginx logs it.

@@ -53,6 +53,29 @@ final class MailComposerTests: XCTestCase {
         XCTAssertTrue(subject.contains("Merger MARKER-S1"), subject)
     }
 
+    func testTheNotificationAndTheOTPMailNameTheEnvelopesSenderNotAnotherFromAddress() throws {
+        let composer = try MailComposer(config: config, key: key)
+        func shown(_ name: String?, _ from: String) throws -> [String] {
+            let n = try composer.notification(envelope: envelope, recipient: "bob@ext.example", senderName: name,
+                                              senderAddress: from, subject: nil, firstContact: false, now: Date())
+            let o = try composer.otpPDF(envelope: envelope, recipient: "bob@ext.example", senderName: name, senderAddress: from,
+                                        subject: nil, passwordID: "PID-1", pdf: Array("%PDF-1.7".utf8), filename: "m.pdf", now: Date())
+            return try [n, o].map { entry in
+                let parsed = try text(entry).parsed
+                let subject = (parsed["headers"] as? [[String]])?.first { $0[0] == "Subject" }?[1] ?? ""
+                return ([subject] + ((parsed["texts"] as? [String: String]) ?? [:]).values.sorted()).joined(separator: "\n")
+            }
+        }
+        for mail in try shown("Alice Example", "Alice@Corp.Example") {
+            XCTAssertTrue(mail.contains("Alice Example <alice@corp.example>"), "same address: the name with the envelope's sender\n\(mail)")
+        }
+        for mail in try shown("The CEO", "ceo@corp.example") {
+            XCTAssertTrue(mail.contains("alice@corp.example"), mail)
+            XCTAssertFalse(mail.contains("ceo@corp.example") || mail.contains("The CEO"),
+                           "another From is the original's word alone: neither its address nor its name is shown\n\(mail)")
+        }
+    }
+
     func testThePasswordNoticeGoesToTheEnvelopesSenderOnlyAndCarriesThePassword() throws {
         let n = try MailComposer(config: config, key: key).passwordNotice(envelope: envelope, recipient: "bob@ext.example",
                                                                           password: "abcde-fghij-kmnpq-rstuv", now: Date())

@@ -8,10 +8,10 @@ import XCTest
 extension RenderStageTests {
     func testRecipientListShowsEachMailboxWithItsMessagesBytesAndLastSignIn() throws {
         try deliver(original, to: ["bob@ext.example", "carol@ext.example"],
-                    passwords: ["bob@ext.example": "pw-bob-list", "carol@ext.example": "pw-carol-list"], name: "m1")
+                    passwords: ["bob@ext.example": "pw-bob-list-1", "carol@ext.example": "pw-carol-list"], name: "m1")
         try deliver(original, to: ["bob@ext.example"], name: "m2")
         XCTAssertEqual(try sweep().accepted, 2)
-        let (_, bobsMailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-list"))
+        let (_, bobsMailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-list-1"))
         // nginx's access log, as the generated nginx.conf writes it: Bob signed in twice (the
         // later one revalidated), a fetch that failed and another path do not count.
         try FileSystem.makeDirectory(config.logs, mode: 0o755)
@@ -39,11 +39,11 @@ extension RenderStageTests {
     }
 
     func testAfterAResetTheOldPasswordFailsAndTheNewOneOpensEveryEarlierMessage() throws {
-        try deliver(original, to: ["bob@ext.example"], passwords: ["bob@ext.example": "pw-bob-old"], name: "m1")
+        try deliver(original, to: ["bob@ext.example"], passwords: ["bob@ext.example": "pw-bob-old-pw1"], name: "m1")
         let second = Array(String(decoding: original, as: UTF8.self).replacingOccurrences(of: "MARKER-SUBJECT-4K8 merger", with: "Second").utf8)
         try deliver(second, to: ["bob@ext.example"], name: "m2")
         XCTAssertEqual(try sweep().accepted, 2)
-        let (_, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-old"))
+        let (_, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-old-pw1"))
 
         let outcome = try RecipientReset(config: config, logger: Logger(label: "test"), loginIterations: iterations)
             .run("Bob@Ext.example", passwordTo: "helpdesk@corp.example")
@@ -51,7 +51,7 @@ extension RenderStageTests {
         XCTAssertEqual(outcome.resealed.rewritten, 2, "both messages sealed again")
         XCTAssertEqual(outcome.oldBundlesRemoved, 1)
 
-        XCTAssertNil(try signIn("bob@ext.example", "pw-bob-old"), "the old password opens nothing")
+        XCTAssertNil(try signIn("bob@ext.example", "pw-bob-old-pw1"), "the old password opens nothing")
         let store = try StateStore(directory: config.state)
         let notice = try XCTUnwrap(try store.queuedOutbox().first { $0.kind == .passwordNotice && $0.recipient == "helpdesk@corp.example" })
         let text = String(decoding: try OutboxKey.loadOrCreate(path: config.outboxKey).message(of: notice), as: UTF8.self)
@@ -71,11 +71,11 @@ extension RenderStageTests {
 
     func testADeletedRecipientLeavesNoMailboxNoKeyBundleAndNoStateAndReprocessDoesNotBringThemBack() throws {
         try deliver(original, to: ["bob@ext.example", "carol@ext.example"],
-                    passwords: ["bob@ext.example": "pw-bob-del", "carol@ext.example": "pw-carol-del"], name: "m1")
+                    passwords: ["bob@ext.example": "pw-bob-del-pw1", "carol@ext.example": "pw-carol-del"], name: "m1")
         XCTAssertEqual(try sweep().accepted, 1)
-        let (_, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-del"))
+        let (_, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-del-pw1"))
         XCTAssertEqual(try RecipientDeletion(config: config, logger: Logger(label: "test")).run("bob@ext.example"), 1)
-        XCTAssertNil(try signIn("bob@ext.example", "pw-bob-del"), "no key bundle")
+        XCTAssertNil(try signIn("bob@ext.example", "pw-bob-del-pw1"), "no key bundle")
         XCTAssertFalse(FileSystem.exists(PortalFiles(root: config.www).mailboxPath(mailbox)), "no mailbox")
         XCTAssertEqual(try RecipientAdmin(config: config).summaries().map(\.address), ["carol@ext.example"], "no state")
         _ = try Reprocess(config: config, logger: Logger(label: "test"), loginIterations: iterations).run(ReprocessOptions(selection: .all))

@@ -35,7 +35,7 @@ extension RenderStageTests {
     }
 
     func testAnOTPMessageMailsEachRecipientAPDFInsteadOfANotificationAndSealsItsPasswordInTheirMailbox() throws {
-        let passwords = ["bob@ext.example": "pw-bob", "dora@ext.example": "pw-dora"]
+        let passwords = ["bob@ext.example": "pw-bob-otp-render", "dora@ext.example": "pw-dora-otp-render"]
         try deliverOTP(original, to: ["bob@ext.example", "dora@ext.example"], passwords: passwords, name: "m1")
         XCTAssertEqual(try sweep().accepted, 1)
 
@@ -65,13 +65,13 @@ extension RenderStageTests {
         // The same recipient, a second message: another password.
         try deliverOTP(original, to: ["bob@ext.example"], passwords: [:], name: "m2")
         XCTAssertEqual(try sweep().accepted, 1)
-        let bobs = try otpDocuments("bob@ext.example", "pw-bob").compactMap { ($0.body["otp"] as? [String: Any])?["password"] as? String }
+        let bobs = try otpDocuments("bob@ext.example", "pw-bob-otp-render").compactMap { ($0.body["otp"] as? [String: Any])?["password"] as? String }
         XCTAssertEqual(bobs.count, 2)
         XCTAssertEqual(Set(bobs).count, 2, "each message gets its own password")
     }
 
     func testRenderingAnOTPMessageAgainShowsTheSamePasswordAndMailsNoNewPDF() throws {
-        try deliverOTP(original, to: ["erin@ext.example"], passwords: ["erin@ext.example": "pw-erin"], name: "m1")
+        try deliverOTP(original, to: ["erin@ext.example"], passwords: ["erin@ext.example": "pw-erin-otp-render"], name: "m1")
         let tunnel = try FileManager.default.contents(atPath: config.spool + "/new/m1").map { [UInt8]($0) }!
         let accepted = try Intake(config: config, opener: try KeyFiles.tunnelOpener(for: config)).check(tunnel, now: Date()).get()
         try FileSystem.makeDirectory(config.state, mode: 0o700)
@@ -82,7 +82,7 @@ extension RenderStageTests {
             var writes = BatchWrites()
             try RenderStage(loginIterations: iterations).run(&items, writes: &writes, context: context)
             try store.record(accepted: [], rejected: [], writes: writes)
-            let otp = try XCTUnwrap(try otpDocuments("erin@ext.example", "pw-erin").first?.body["otp"] as? [String: Any])
+            let otp = try XCTUnwrap(try otpDocuments("erin@ext.example", "pw-erin-otp-render").first?.body["otp"] as? [String: Any])
             return (otp["password"] as! String, otp["password_id"] as! String)
         }
         let first = try render()
@@ -97,9 +97,9 @@ extension RenderStageTests {
 
     func testWithoutAPortalCopyTheMailboxHoldsOnlyThePasswordOfAnOTPMessage() throws {
         config.otpPortalCopy = false
-        try deliverOTP(original, to: ["finn@ext.example"], passwords: ["finn@ext.example": "pw-finn"], name: "m1")
+        try deliverOTP(original, to: ["finn@ext.example"], passwords: ["finn@ext.example": "pw-finn-otp-render"], name: "m1")
         XCTAssertEqual(try sweep().accepted, 1)
-        let doc = try XCTUnwrap(try otpDocuments("finn@ext.example", "pw-finn").first)
+        let doc = try XCTUnwrap(try otpDocuments("finn@ext.example", "pw-finn-otp-render").first)
         XCTAssertEqual(doc.body["format"] as? String, "none")
         XCTAssertEqual(doc.body["body"] as? String, "")
         XCTAssertEqual((doc.body["attachments"] as? [Any])?.count, 0)

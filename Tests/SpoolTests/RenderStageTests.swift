@@ -90,11 +90,11 @@ final class RenderStageTests: XCTestCase {
     }
 
     func testEachRecipientReadsTheSealedMessageWithTheirPasswordOnly() throws {
-        try deliver(original, to: ["bob@ext.example", "carol@ext.example"], passwords: ["bob@ext.example": "pw-bob-1"], name: "m1")
+        try deliver(original, to: ["bob@ext.example", "carol@ext.example"], passwords: ["bob@ext.example": "pw-bob-render-1"], name: "m1")
         XCTAssertEqual(try sweep().accepted, 1)
 
         XCTAssertNil(try signIn("bob@ext.example", "pw-bob-2"), "a wrong password finds no bundle")
-        let (bob, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-1"))
+        let (bob, mailbox) = try XCTUnwrap(try signIn("bob@ext.example", "pw-bob-render-1"))
         let entries = try index(mailbox)
         XCTAssertEqual(entries.count, 1)
         let id = entries[0]["id"] as! String
@@ -144,10 +144,10 @@ final class RenderStageTests: XCTestCase {
                 + "\r\n"
         }
         let original = Array((text + "--b1--\r\n").utf8)
-        try deliver(original, to: ["hugo@ext.example"], passwords: ["hugo@ext.example": "pw-hugo"], name: "m1")
+        try deliver(original, to: ["hugo@ext.example"], passwords: ["hugo@ext.example": "pw-hugo-render-1"], name: "m1")
         XCTAssertEqual(try sweep().accepted, 1)
 
-        let (hugo, mailbox) = try XCTUnwrap(try signIn("hugo@ext.example", "pw-hugo"))
+        let (hugo, mailbox) = try XCTUnwrap(try signIn("hugo@ext.example", "pw-hugo-render-1"))
         let id = try index(mailbox)[0]["id"] as! String
         let body = try JSONSerialization.jsonObject(with: Data(try open(hugo, mailbox, id, "body"))) as! [String: Any]
         let parts = body["attachments"] as! [[String: Any]]
@@ -175,11 +175,11 @@ final class RenderStageTests: XCTestCase {
     }
 
     func testIndexListsMessagesNewestFirst() throws {
-        try deliver(original, to: ["erin@ext.example"], passwords: ["erin@ext.example": "pw-erin"], name: "m1")
+        try deliver(original, to: ["erin@ext.example"], passwords: ["erin@ext.example": "pw-erin-render-1"], name: "m1")
         XCTAssertEqual(try sweep(at: Date(timeIntervalSinceNow: -60)).accepted, 1)
         try deliver(original, to: ["erin@ext.example"], name: "m2")
         XCTAssertEqual(try sweep().accepted, 1)
-        let (_, mailbox) = try XCTUnwrap(try signIn("erin@ext.example", "pw-erin"))
+        let (_, mailbox) = try XCTUnwrap(try signIn("erin@ext.example", "pw-erin-render-1"))
         let entries = try index(mailbox)
         XCTAssertEqual(entries.count, 2)
         let received = entries.map { $0["received"] as! String }
@@ -212,7 +212,7 @@ final class RenderStageTests: XCTestCase {
     }
 
     func testRenderingTheSameMessageAgainLeavesTheSameSetOfFiles() throws {
-        try deliver(original, to: ["frank@ext.example"], passwords: ["frank@ext.example": "pw-frank"], name: "m1")
+        try deliver(original, to: ["frank@ext.example"], passwords: ["frank@ext.example": "pw-frank-render-1"], name: "m1")
         let tunnel = try FileManager.default.contents(atPath: config.spool + "/new/m1").map { [UInt8]($0) }!
         let intake = Intake(config: config, opener: try KeyFiles.tunnelOpener(for: config))
         let accepted = try intake.check(tunnel, now: Date()).get()
@@ -228,14 +228,14 @@ final class RenderStageTests: XCTestCase {
         }
         let first = try render()
         XCTAssertEqual(try render(), first)
-        let (_, mailbox) = try XCTUnwrap(try signIn("frank@ext.example", "pw-frank"))
+        let (_, mailbox) = try XCTUnwrap(try signIn("frank@ext.example", "pw-frank-render-1"))
         XCTAssertEqual(try index(mailbox).count, 1, "no duplicate entry")
     }
 
     func testUnreadableOriginalIsQuarantinedAsMalformedMIME() throws {
         let huge = Array("From: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n".utf8)
             + Array(String(repeating: "--x\r\n\r\n", count: 3000).utf8)
-        try deliver(huge, to: ["gina@ext.example"], passwords: ["gina@ext.example": "pw"], name: "m1")
+        try deliver(huge, to: ["gina@ext.example"], passwords: ["gina@ext.example": "pw-gina-render-1"], name: "m1")
         let summary = try sweep()
         XCTAssertEqual(summary.rejected, 1)
         let reason = try String(contentsOfFile: config.spool + "/failed/m1.reason", encoding: .utf8)

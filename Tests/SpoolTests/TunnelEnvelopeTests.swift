@@ -1,4 +1,5 @@
 // The envelope's rules (DESIGN §4), one case per rule.
+import Crypto
 import Foundation
 @testable import Spool
 import XCTest
@@ -82,10 +83,29 @@ final class TunnelEnvelopeTests: XCTestCase {
     }
 
     func testPasswordsMustBelongToRecipients() throws {
-        var f = valid; f["passwords"] = ["mallory@evil.example": "pw"]
+        var f = valid; f["passwords"] = ["mallory@evil.example": "pw-mallory-strong-1"]
         assertMalformed(f, mentions: "not a recipient")
-        f["passwords"] = ["BOB@ext.example": "pw-1"]
-        XCTAssertEqual(try parse(f).get().passwords, ["bob@ext.example": "pw-1"])
+        f["passwords"] = ["BOB@ext.example": "pw-bob-strong-1"]
+        XCTAssertEqual(try parse(f).get().passwords, ["bob@ext.example": "pw-bob-strong-1"])
+    }
+
+    func testAPasswordUnder12CharactersIsMalformedNamingTheAddressButNotThePassword() {
+        var f = valid; f["passwords"] = ["carol@ext.example": "tulip-river-48-anchor", "Bob@Ext.Example": "Tiny-pw-77"]
+        assertMalformed(f, mentions: "password for bob@ext.example that is too short (10 characters, at least 12)")
+        if case .failure(let r) = parse(f) { XCTAssertFalse(r.description.contains("Tiny-pw-77"), r.description) }
+    }
+
+    func testACommonPasswordIsMalformedNamingTheAddressButNotThePassword() {
+        var f = valid; f["passwords"] = ["bob@ext.example": "PASSWORD-1234"]
+        assertMalformed(f, mentions: "password for bob@ext.example that is a common password")
+        if case .failure(let r) = parse(f) { XCTAssertFalse(r.description.lowercased().contains("password-1234"), r.description) }
+        f["passwords"] = ["bob@ext.example": "bobbobbobbob"]
+        assertMalformed(f, mentions: "password for bob@ext.example that is made from the address")
+    }
+
+    func testAStrongPasswordIsAccepted() throws {
+        var f = valid; f["passwords"] = ["bob@ext.example": "tulip-river-48-anchor", "carol@ext.example": PasswordGenerator.generate()]
+        XCTAssertEqual(try parse(f).get().passwords["bob@ext.example"], "tulip-river-48-anchor")
     }
 
     func testUnknownFieldsAreMalformed() {
@@ -102,7 +122,7 @@ final class TunnelEnvelopeTests: XCTestCase {
     func testJSONRoundTripKeepsEveryField() throws {
         let e = TunnelEnvelope(id: "roundtrip-0001", created: Date(timeIntervalSince1970: 1_800_000_000), sender: "a@b.example",
                                recipients: ["c@d.example"], readReceipt: true, delivery: .otpPDF,
-                               expires: Date(timeIntervalSince1970: 1_900_000_000), passwords: ["c@d.example": "pw"])
+                               expires: Date(timeIntervalSince1970: 1_900_000_000), passwords: ["c@d.example": "pw-round-trip-1"])
         XCTAssertEqual(try TunnelEnvelope.parse(e.json()), e)
     }
 }

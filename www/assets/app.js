@@ -217,6 +217,8 @@ function clearMessage() {
   $("attachments").replaceChildren();
   $("message-notes").hidden = true;
   $("message-notes").textContent = "";
+  $("message-receipt").hidden = true;
+  $("message-receipt").textContent = "";
   // A fresh iframe per message: Chromium does not always load a srcdoc set on a frame that
   // was hidden and emptied before.
   $("message-frame").replaceChildren();
@@ -256,6 +258,12 @@ async function showMessage(id) {
     header(dl, S.toLabel, addresses(doc.to));
     header(dl, S.ccLabel, addresses(doc.cc));
     header(dl, S.dateLabel, formatDate(doc.date));
+    const receipt = receiptToken(doc);
+    if (receipt) {
+      // Named by the envelope's sender (checked by the gateway), who gets the receipt.
+      $("message-receipt").textContent = S.receiptNotice(typeof doc.sender === "string" ? doc.sender : "");
+      $("message-receipt").hidden = false;
+    }
     const notes = [];
     if (doc.blocked_remote_images > 0) notes.push(S.blockedImages(doc.blocked_remote_images));
     // Parts that could not be read: the rest is shown, the original stays downloadable.
@@ -274,7 +282,7 @@ async function showMessage(id) {
       fileButtons(id, doc);
     }
     say(S.messageOpened(subject));
-    sendReceipt(doc.receipt);
+    if (receipt) sendReceipt(receipt);
     $("message-subject").focus();
   } catch (e) {
     if (g !== generation) return;
@@ -310,12 +318,21 @@ async function copyPassword() {
   }
 }
 
-// The read receipt (DESIGN §6): only now that the message was opened and shown, and only
-// when the sender asked for one (the token is in the sealed message and nowhere else). The
-// answer does not matter; the sweep reads nginx's log.
+// The read receipt (DESIGN §6) is asked for when the sealed message carries a token (it is
+// there and nowhere else). Returns the token, or null for a message without a receipt.
+function receiptToken(doc) {
+  const token = doc.receipt;
+  return typeof token === "string" && /^[A-Za-z0-9_-]{16,64}$/.test(token) ? token : null;
+}
+
+// Sent only once the message is shown, and only after a frame in which the notice that says
+// so (#message-receipt) was on screen: the recipient is told before the sender is (issue 15;
+// RFC 8098 expects the recipient to know). A tab in the background paints no frames, so its
+// receipt goes when it is looked at. The answer does not matter; the sweep reads nginx's log.
 function sendReceipt(token) {
-  if (typeof token !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(token)) return;
-  fetch(`r/${token}`, { method: "GET", cache: "no-store", credentials: "omit", redirect: "error" }).catch(() => {});
+  requestAnimationFrame(() => setTimeout(() => {
+    fetch(`r/${token}`, { method: "GET", cache: "no-store", credentials: "omit", redirect: "error" }).catch(() => {});
+  }, 0));
 }
 
 // Inline images, opened and turned into data: URLs keyed by object name ("att-3"). One that

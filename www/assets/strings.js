@@ -44,6 +44,9 @@ export const S = {
     ? "1 image from the internet was not loaded, to protect your privacy."
     : `${n} images from the internet were not loaded, to protect your privacy.`),
   problemsHeading: "Notes about this message",
+  receiptNotice: (sender) => (sender
+    ? `The sender, ${sender}, asked for a read receipt: opening this message tells them that you read it.`
+    : "The sender asked for a read receipt: opening this message tells them that you read it."),
 
   otpHeading: "Password for the protected PDF",
   otpIntro: (file) => `This message was emailed to you as the protected PDF ${file}. Open the PDF with this one-time password; the password id is the one named in the email.`,
