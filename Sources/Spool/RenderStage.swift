@@ -156,15 +156,25 @@ public struct RenderStage: BatchStage {
                 writes.outbox += notifications
             case .failure(let error as MIMEError):
                 items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
-            case .failure(let error):
+            // Only a fault of the installation fails the batch; any other error is this
+            // message's alone (issue 15): tried again when it may pass, else refused.
+            case .failure(let error) where SweepFault.isInstallationFault(error):
                 throw error
+            case .failure(let error) where SweepFault.mayPass(error):
+                items[accepted[n]].outcome = .retry("Rendering failed: \(SweepFault.oneLine(error))")
+            case .failure(let error):
+                items[accepted[n]].outcome = .rejected(Rejection(.renderFailed, "The message cannot be rendered: \(SweepFault.oneLine(error))."))
             }
         }
         // A recipient met only through a message that was then refused is not kept: no
         // record, no key bundle, no password notice for a message that never arrived.
         var refused: Set<String> = []
         for i in accepted {
-            if case .rejected = items[i].outcome, case .accepted(let t) = snapshot[i].outcome { refused.insert(t.envelope.id) }
+            guard case .accepted(let t) = snapshot[i].outcome else { continue }
+            switch items[i].outcome {
+            case .rejected, .retry: refused.insert(t.envelope.id)
+            default: break
+            }
         }
         let delivered = Set(writes.deliveries.map(\.address))
         for (address, origin) in introduced where refused.contains(origin.envelopeID) && !delivered.contains(address) {

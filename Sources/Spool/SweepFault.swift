@@ -1,0 +1,29 @@
+// Which errors stop a sweep (issue 15): a fault of the installation (state store, keys,
+// configuration, a full, read-only or failing disk) stops it with exit 1, as it would
+// stop every file alike; any other error is about one file, and that file alone is
+// quarantined or tried again while the rest of the sweep goes on.
+import Foundation
+import Crypto
+
+enum SweepFault {
+    /// File system errors that say the disk, not the file, is the problem.
+    static let installationErrnos: Set<Int32> = [ENOSPC, EDQUOT, EROFS, EIO, EMFILE, ENFILE, ENOMEM]
+
+    static func isInstallationFault(_ error: Error) -> Bool {
+        switch error {
+        case is StateStoreError, is ConfigError, is KeyFileError, is CryptoFileError: return true
+        case let e as FileSystemError: return installationErrnos.contains(e.errno)
+        default: return false
+        }
+    }
+
+    /// An error about one file that may pass by itself or by an administrator's hand (a
+    /// folder in the way, a permission): worth trying again in the next sweep. Any other
+    /// per-file error would come out the same every time.
+    static func mayPass(_ error: Error) -> Bool { error is FileSystemError }
+
+    /// An error as one line, for a .reason file and the state store.
+    static func oneLine(_ error: Error) -> String {
+        "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
