@@ -50,19 +50,26 @@ public struct RenderStage: BatchStage {
         // First contact, one address at a time (each costs one PBKDF2 run, by design).
         // Reprocessing never meets anyone: a recipient it does not know (deleted) is left out.
         var introduced: [String: (envelopeID: String, bundleFile: String)] = [:]
+        var refused: Set<String> = []
         for i in accepted where mode == .sweep {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
-            for address in tunnel.envelope.recipients where recipients[address] == nil {
-                let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
-                recipients[address] = contact.recipient
-                writes.recipients.append(contact.recipient)
-                introduced[address] = (tunnel.envelope.id, contact.bundleFile)
-                if let password = contact.generatedPassword {
-                    writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
-                                                                     password: password, now: context.now))
+            do {
+                for address in tunnel.envelope.recipients where recipients[address] == nil {
+                    let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
+                    recipients[address] = contact.recipient
+                    writes.recipients.append(contact.recipient)
+                    introduced[address] = (tunnel.envelope.id, contact.bundleFile)
+                    if let password = contact.generatedPassword {
+                        writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
+                                                                         password: password, now: context.now))
+                    }
                 }
+            } catch where !SweepFault.isInstallationFault(error) {
+                items[i].outcome = Self.outcome(failing: error)
+                refused.insert(tunnel.envelope.id)
             }
         }
+        accepted = accepted.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
 
         let writer = MailboxWriter(www: www, digestKey: try outboxKey.derived("render-digest"))
         let known = recipients
@@ -160,15 +167,12 @@ public struct RenderStage: BatchStage {
             // message's alone (issue 15): tried again when it may pass, else refused.
             case .failure(let error) where SweepFault.isInstallationFault(error):
                 throw error
-            case .failure(let error) where SweepFault.mayPass(error):
-                items[accepted[n]].outcome = .retry("Rendering failed: \(SweepFault.oneLine(error))")
             case .failure(let error):
-                items[accepted[n]].outcome = .rejected(Rejection(.renderFailed, "The message cannot be rendered: \(SweepFault.oneLine(error))."))
+                items[accepted[n]].outcome = Self.outcome(failing: error)
             }
         }
         // A recipient met only through a message that was then refused is not kept: no
         // record, no key bundle, no password notice for a message that never arrived.
-        var refused: Set<String> = []
         for i in accepted {
             guard case .accepted(let t) = snapshot[i].outcome else { continue }
             switch items[i].outcome {
@@ -217,6 +221,14 @@ public struct RenderStage: BatchStage {
             }
             for address in t.envelope.recipients { used[address, default: 0] += size }
         }
+    }
+
+    /// A message's outcome after an error of its own: tried again when the error may pass
+    /// (SweepFault.mayPass), else refused as render-failed.
+    private static func outcome(failing error: Error) -> BatchItem.Outcome {
+        let text = SweepFault.oneLine(error)
+        return SweepFault.mayPass(error) ? .retry("Rendering failed: \(text)")
+            : .rejected(Rejection(.renderFailed, "The message cannot be rendered: \(text)."))
     }
 
     /// The PDF's name in the mail, e.g. "message-P-7Q2K-9D.pdf": it names the password id.

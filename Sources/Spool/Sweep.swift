@@ -174,8 +174,7 @@ public final class Sweep {
         for item in items {
             switch item.outcome {
             case .accepted(let a):
-                // The archive never needs a .reason; room is kept for uniqueName's ".<digest>".
-                let archiveName = uniqueName(SpoolDirectory.boundedName(item.spoolName, reserve: 17), digest: item.digest, in: spool.archive)
+                let archiveName = uniqueName(item.spoolName, digest: item.digest, in: spool.archive)
                 archiveNames[item.spoolName] = archiveName
                 acceptedRecords.append(MessageRecord(
                     envelopeID: a.envelope.id, spoolName: item.spoolName, archiveName: archiveName,
@@ -298,16 +297,19 @@ public final class Sweep {
     }
 
     /// Moves new/NAME to failed/NAME, with NAME.reason beside it. A name too long for
-    /// NAME.reason (or NAME.<digest>.reason) within NAME_MAX is shortened (boundedName), and
-    /// the .reason's last line then names the spool file.
+    /// NAME.reason within NAME_MAX is shortened (boundedName), and the .reason's last line
+    /// then names the spool file.
     private func quarantine(_ name: String, _ r: Rejection, digest: String, spool: SpoolDirectory) throws {
-        let short = SpoolDirectory.boundedName(name, reserve: ".reason".utf8.count + 17)
-        var target = spool.failedPath(short)
-        if FileSystem.exists(target) && !sameFile(spool.newPath(name), target) {
-            target = spool.failedPath(uniqueName(short, digest: digest.isEmpty ? "\(UInt64.random(in: 0...UInt64.max))" : digest, in: spool.failed))
+        let reason = ".reason".utf8.count
+        var base = SpoolDirectory.boundedName(name, reserve: reason)
+        if FileSystem.exists(spool.failedPath(base)) && !sameFile(spool.newPath(name), spool.failedPath(base)) {
+            let clash = digest.isEmpty ? "\(UInt64.random(in: 0...UInt64.max))" : digest
+            base = uniqueName(name, digest: clash, in: spool.failed, reserve: reason)
         }
+        let target = spool.failedPath(base)
+        let shortened = base != name && !base.hasPrefix(name + ".")
         // The reason is durable before the file moves, so a quarantined file always has one.
-        try FileSystem.writeAtomically(Array(r.reasonFile(spoolName: short == name ? nil : name).utf8), to: target + ".reason",
+        try FileSystem.writeAtomically(Array(r.reasonFile(spoolName: shortened ? name : nil).utf8), to: target + ".reason",
                                        mode: 0o640, sync: true)
         try finishMove(name, to: target, spool: spool)
         logger.notice("quarantined", metadata: ["file": "\(name)", "reason": "\(r.code.rawValue)",
@@ -333,8 +335,11 @@ public final class Sweep {
         return lstat(a, &sa) == 0 && lstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev
     }
 
-    /// NAME, or NAME.<digest> when another file already took NAME.
-    private func uniqueName(_ name: String, digest: String, in dir: String) -> String {
-        FileSystem.exists((dir as NSString).appendingPathComponent(name)) ? "\(name).\(digest.prefix(16))" : name
+    /// NAME, or NAME.<digest> when another file already took NAME; either shortened
+    /// (boundedName) when it and `reserve` more bytes would pass NAME_MAX.
+    private func uniqueName(_ name: String, digest: String, in dir: String, reserve: Int = 0) -> String {
+        let plain = SpoolDirectory.boundedName(name, reserve: reserve)
+        guard FileSystem.exists((dir as NSString).appendingPathComponent(plain)) else { return plain }
+        return SpoolDirectory.boundedName(name, reserve: reserve + 17) + "." + digest.prefix(16)
     }
 }
