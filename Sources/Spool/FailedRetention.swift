@@ -8,7 +8,6 @@
 // Order, for crash safety: the file first, then its .reason, then the rows. A crash in
 // between leaves a .reason alone (removed by age next time) or rows (removed by age).
 import Foundation
-import Crypto
 import Logging
 
 public struct FailedRetention: SweepStage {
@@ -20,6 +19,7 @@ public struct FailedRetention: SweepStage {
         var name: String
         var hasFile: Bool
         var hasReason: Bool
+        /// The disk space it takes (st_blocks): a sparse file counts for what it holds.
         var bytes: Int
         /// When it was quarantined: the .reason's time (written just before the move), else the file's ctime (the move).
         var quarantinedAt: Date
@@ -45,14 +45,12 @@ public struct FailedRetention: SweepStage {
             total -= entry.bytes
         }
 
-        var files: [(spoolName: String, digest: String)] = []
+        var spoolNames: [String] = []
         var removedBytes = 0
         for entry in remove {
             let path = (failed as NSString).appendingPathComponent(entry.name)
             if entry.hasFile {
-                let bytes = FileManager.default.contents(atPath: path).map { [UInt8]($0) } ?? []
-                let digest = SHA256.hex(bytes)
-                files.append((Self.spoolName(entry.name, digest: digest, reason: path + ".reason", hasReason: entry.hasReason), digest))
+                spoolNames.append(Self.spoolName(entry.name, reason: path + ".reason", hasReason: entry.hasReason))
                 if unlink(path) != 0 && errno != ENOENT { throw FileSystemError(path: path, operation: "unlink", errno: errno) }
             }
             if entry.hasReason, unlink(path + ".reason") != 0 && errno != ENOENT {
@@ -64,22 +62,26 @@ public struct FailedRetention: SweepStage {
                 "why": "\(entry.quarantinedAt < keptSince ? "older than spool.failed_days (\(config.failedDays))" : "over spool.failed_max_mb")"])
         }
         if !remove.isEmpty { try FileSystem.syncDirectory(failed) }
-        let rows = try context.store.removeRejections(files, keptSince: keptSince, filesRemoved: files.count)
+        let rows = try context.store.removeRejections(spoolNames: spoolNames, keptSince: keptSince, filesRemoved: spoolNames.count)
         if !remove.isEmpty || rows > 0 {
-            context.logger.notice("spool/failed retention", metadata: ["step": "expire", "files": "\(files.count)",
+            context.logger.notice("spool/failed retention", metadata: ["step": "expire", "files": "\(spoolNames.count)",
                                                                       "bytes": "\(removedBytes)", "rows": "\(rows)"])
         }
     }
 
-    /// The spool name the rejection row holds: the .reason's "spool-name:" line for a
-    /// shortened name, else NAME without the ".<digest>" a name clash added.
-    static func spoolName(_ name: String, digest: String, reason: String, hasReason: Bool) -> String {
+    /// The spool name the rejection rows hold: the .reason's "spool-name:" line for a
+    /// shortened name, else NAME without the ".<16 hex digits>" a name clash added. (The
+    /// file is not read: a too-large one may be gigabytes.)
+    static func spoolName(_ name: String, reason: String, hasReason: Bool) -> String {
         if hasReason, let text = try? String(contentsOfFile: reason, encoding: .utf8),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("spool-name: ") }) {
             return String(line.dropFirst("spool-name: ".count))
         }
-        let suffix = "." + digest.prefix(16)
-        return name.hasSuffix(suffix) ? String(name.dropLast(suffix.count)) : name
+        let tail = name.utf8.suffix(17)
+        if tail.count == 17, tail.first == UInt8(ascii: "."), tail.dropFirst().allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
+            return String(decoding: name.utf8.dropLast(17), as: UTF8.self)
+        }
+        return name
     }
 
     /// spool/failed's regular files, without dot-files (temporary names), each NAME paired
@@ -105,15 +107,17 @@ public struct FailedRetention: SweepStage {
         for (name, st) in stats {
             if name.hasSuffix(".reason"), stats[String(name.dropLast(".reason".count))] != nil { continue }
             if let reason = stats[name + ".reason"] {
-                entries.append(Entry(name: name, hasFile: true, hasReason: true, bytes: Int(st.st_size) + Int(reason.st_size),
+                entries.append(Entry(name: name, hasFile: true, hasReason: true, bytes: Self.diskBytes(st) + Self.diskBytes(reason),
                                      quarantinedAt: time(reason.st_mtim)))
             } else if name.hasSuffix(".reason") {
                 entries.append(Entry(name: String(name.dropLast(".reason".count)), hasFile: false, hasReason: true,
-                                     bytes: Int(st.st_size), quarantinedAt: time(st.st_mtim)))
+                                     bytes: Self.diskBytes(st), quarantinedAt: time(st.st_mtim)))
             } else {
-                entries.append(Entry(name: name, hasFile: true, hasReason: false, bytes: Int(st.st_size), quarantinedAt: time(st.st_ctim)))
+                entries.append(Entry(name: name, hasFile: true, hasReason: false, bytes: Self.diskBytes(st), quarantinedAt: time(st.st_ctim)))
             }
         }
         return entries
     }
+
+    private static func diskBytes(_ st: stat) -> Int { Int(st.st_blocks) * 512 }
 }

@@ -56,19 +56,18 @@ extension StateStore {
         }
     }
 
-    /// spool/failed's retention: removes the rejection rows of the files it removed (by spool
-    /// name and digest) and every rejection row older than `keptSince`, and attempts not
-    /// tried since then (their file is gone); each removed row is counted under its code, so
-    /// the quarantine totals stay as they were. Returns how many rows went.
+    /// spool/failed's retention: removes the rejection rows of the spool names whose files it
+    /// removed and every rejection row older than `keptSince`, and attempts not tried since
+    /// then (their file is gone); each removed row is counted under its code, so the
+    /// quarantine totals stay as they were. Returns how many rows went.
     @discardableResult
-    func removeRejections(_ files: [(spoolName: String, digest: String)], keptSince: Date, filesRemoved: Int) throws -> Int {
+    func removeRejections(spoolNames: [String], keptSince: Date, filesRemoved: Int) throws -> Int {
         try wrap {
             try pool.write { db in
                 var removed: [RejectionRecord] = []
-                for f in files {
-                    removed += try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE spool_name = ? AND digest = ?",
-                                                arguments: [f.spoolName, f.digest]).map(Self.rejection)
-                    try db.execute(sql: "DELETE FROM rejections WHERE spool_name = ? AND digest = ?", arguments: [f.spoolName, f.digest])
+                for name in spoolNames {
+                    removed += try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE spool_name = ?", arguments: [name]).map(Self.rejection)
+                    try db.execute(sql: "DELETE FROM rejections WHERE spool_name = ?", arguments: [name])
                 }
                 let cutoff = UTCTime.database(keptSince)
                 removed += try Row.fetchAll(db, sql: "SELECT * FROM rejections WHERE rejected_at < ?", arguments: [cutoff]).map(Self.rejection)

@@ -62,7 +62,6 @@ public final class Sweep {
         let intake = Intake(config: config, opener: opener)
 
         var summary = SweepSummary()
-        var stepErrors: [String] = []
         do {
             // The listing is taken once: a file renamed into new/ later waits for the next sweep.
             let listing = try spool.listNew()
@@ -78,14 +77,16 @@ public final class Sweep {
                 summary.held += counts.held
                 summary.retrying += counts.retrying
             }
-            // A step that fails for a reason of its own (not the installation's) is logged and
-            // noted in the sweep's record; the steps after it still run.
+            // A step that fails for a reason of its own (not the installation's) does not keep
+            // the steps after it from running; the sweep still ends failed, so monitoring sees it.
+            var failedSteps: [String] = []
             for stage in sweepStages {
                 do { try stage.run(context: context) } catch where !SweepFault.isInstallationFault(error) {
                     logger.error("step failed; the other steps go on", metadata: ["step": "\(stage.step.rawValue)", "error": "\(error)"])
-                    stepErrors.append("step \(stage.step.rawValue): \(SweepFault.oneLine(error))")
+                    failedSteps.append("step \(stage.step.rawValue): \(SweepFault.oneLine(error))")
                 }
             }
+            if !failedSteps.isEmpty { throw SweepFault.StepsFailed(failures: failedSteps) }
         } catch {
             summary.durationMS = Self.elapsedMS(since: startTick)
             try? store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "failed",
@@ -95,8 +96,7 @@ public final class Sweep {
         }
         summary.durationMS = Self.elapsedMS(since: startTick)
         try store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "ok",
-                                          accepted: summary.accepted, rejected: summary.rejected,
-                                          error: stepErrors.isEmpty ? nil : stepErrors.joined(separator: "; ")))
+                                          accepted: summary.accepted, rejected: summary.rejected, error: nil))
         // Monitoring never changes the sweep's result: a write error is logged (MetricsTextfile).
         MetricsTextfile.write(config: config, store: store, now: clock(), logger: logger)
         logger.info("sweep done", metadata: ["accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
@@ -205,7 +205,9 @@ public final class Sweep {
             try FaultPoint.reach("archive")
             // A move that fails for this file alone leaves it in spool/new, recorded: the next
             // sweep finishes it (recoveredAccepted, recoveredRejected) or holds it again.
-            do { try settle(item, archiveNames: archiveNames, spool: spool, counts: &counts) } catch where !SweepFault.isInstallationFault(error) {
+            do {
+                try settle(item, archiveNames: archiveNames, spool: spool, counts: &counts)
+            } catch where !SweepFault.isInstallationFault(error) {
                 logger.error("cannot move; left in spool/new for the next sweep",
                              metadata: ["file": "\(item.spoolName)", "error": "\(error)"])
             }
@@ -217,35 +219,35 @@ public final class Sweep {
     /// Moves one file of a recorded batch where its outcome says, and counts it.
     private func settle(_ item: BatchItem, archiveNames: [String: String], spool: SpoolDirectory,
                         counts: inout (accepted: Int, rejected: Int, skipped: Int, held: Int, retrying: Int)) throws {
-            switch item.outcome {
-            case .accepted(let a):
-                try finishMove(item.spoolName, to: spool.archivePath(archiveNames[item.spoolName]!), spool: spool)
-                counts.accepted += 1
-                logger.info("accepted", metadata: ["file": "\(item.spoolName)", "id": "\(a.envelope.id)",
-                                                   "recipients": "\(a.envelope.recipients.count)",
-                                                   "cipher": "\(a.contentEncryption)"])
-            case .recoveredAccepted(let r):
-                try finishMove(item.spoolName, to: spool.archivePath(r.archiveName), spool: spool)
-                counts.accepted += 1
-                logger.info("accepted (finished after an interrupted sweep)",
-                            metadata: ["file": "\(item.spoolName)", "id": "\(r.envelopeID)"])
-            case .rejected(let r):
-                try quarantine(item.spoolName, r, digest: item.digest, spool: spool)
-                counts.rejected += 1
-            case .recoveredRejected(let r):
-                try quarantine(item.spoolName, Rejection(r.code, r.sentence), digest: item.digest, spool: spool)
-                counts.rejected += 1
-            case .skipped(let why):
-                counts.skipped += 1
-                logger.warning("skipped", metadata: ["file": "\(item.spoolName)", "reason": "\(why)"])
-            case .held(let why):
-                try hold(item.spoolName, why, spool: spool)
-                counts.held += 1
-            case .retry(let why):
-                counts.retrying += 1
-                logger.warning("left in spool/new; tried again in the next sweep",
-                               metadata: ["file": "\(item.spoolName)", "why": "\(why)"])
-            }
+        switch item.outcome {
+        case .accepted(let a):
+            try finishMove(item.spoolName, to: spool.archivePath(archiveNames[item.spoolName]!), spool: spool)
+            counts.accepted += 1
+            logger.info("accepted", metadata: ["file": "\(item.spoolName)", "id": "\(a.envelope.id)",
+                                               "recipients": "\(a.envelope.recipients.count)",
+                                               "cipher": "\(a.contentEncryption)"])
+        case .recoveredAccepted(let r):
+            try finishMove(item.spoolName, to: spool.archivePath(r.archiveName), spool: spool)
+            counts.accepted += 1
+            logger.info("accepted (finished after an interrupted sweep)",
+                        metadata: ["file": "\(item.spoolName)", "id": "\(r.envelopeID)"])
+        case .rejected(let r):
+            try quarantine(item.spoolName, r, digest: item.digest, spool: spool)
+            counts.rejected += 1
+        case .recoveredRejected(let r):
+            try quarantine(item.spoolName, Rejection(r.code, r.sentence), digest: item.digest, spool: spool)
+            counts.rejected += 1
+        case .skipped(let why):
+            counts.skipped += 1
+            logger.warning("skipped", metadata: ["file": "\(item.spoolName)", "reason": "\(why)"])
+        case .held(let why):
+            try hold(item.spoolName, why, spool: spool)
+            counts.held += 1
+        case .retry(let why):
+            counts.retrying += 1
+            logger.warning("left in spool/new; tried again in the next sweep",
+                           metadata: ["file": "\(item.spoolName)", "why": "\(why)"])
+        }
     }
 
     /// Counts this sweep's attempt for each file to try again; one that has had

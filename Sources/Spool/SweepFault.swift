@@ -22,6 +22,13 @@ enum SweepFault {
     /// per-file error would come out the same every time.
     static func mayPass(_ error: Error) -> Bool { error is FileSystemError }
 
+    /// Sweep steps (receipts, deliver, expire) that failed for reasons of their own, after
+    /// every step had its turn.
+    struct StepsFailed: Error, CustomStringConvertible {
+        let failures: [String]
+        var description: String { failures.joined(separator: "; ") }
+    }
+
     /// An error as one line, for a .reason file and the state store.
     static func oneLine(_ error: Error) -> String {
         "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
