@@ -53,20 +53,22 @@ public struct RenderStage: BatchStage {
         var refused: Set<String> = []
         for i in accepted where mode == .sweep {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
-            do {
-                for address in tunnel.envelope.recipients where recipients[address] == nil {
-                    let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
-                    recipients[address] = contact.recipient
-                    writes.recipients.append(contact.recipient)
-                    introduced[address] = (tunnel.envelope.id, contact.bundleFile)
-                    if let password = contact.generatedPassword {
-                        writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
-                                                                         password: password, now: context.now))
-                    }
+            for address in tunnel.envelope.recipients where recipients[address] == nil {
+                let contact: FirstContact.Result
+                // A first contact that fails for this message alone is its outcome (issue 15).
+                do { contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now) }
+                catch where !SweepFault.isInstallationFault(error) {
+                    items[i].outcome = Self.outcome(failing: error)
+                    refused.insert(tunnel.envelope.id)
+                    break
                 }
-            } catch where !SweepFault.isInstallationFault(error) {
-                items[i].outcome = Self.outcome(failing: error)
-                refused.insert(tunnel.envelope.id)
+                recipients[address] = contact.recipient
+                writes.recipients.append(contact.recipient)
+                introduced[address] = (tunnel.envelope.id, contact.bundleFile)
+                if let password = contact.generatedPassword {
+                    writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
+                                                                     password: password, now: context.now))
+                }
             }
         }
         accepted = accepted.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
