@@ -59,6 +59,23 @@ final class FailedRetentionTests: XCTestCase {
         XCTAssertEqual(try Self.rejectionRows(inst), ["1700000000.M1.a", "1700000002.M3.c"])
     }
 
+    func testAFileQuarantinedUnderAShortenedNameGoesWithTheRowOfItsSpoolName() throws {
+        let inst = try PerFileKit.installation(spool: ["failed_days = 30"])
+        let long = "1700000000.M1." + String(repeating: "q", count: 255 - 14)
+        try inst.deliver(Data("junk with a long name\r\n".utf8), name: long)
+        try inst.deliver(Data("other junk\r\n".utf8), name: "1700000001.M2.short")
+        XCTAssertEqual(try inst.sweep().status, 0)
+        let short = try XCTUnwrap(inst.names(in: "failed").first { $0.hasPrefix("1700000000.M1.") && !$0.hasSuffix(".reason") })
+        XCTAssertNotEqual(short, long)
+        XCTAssertEqual(try Self.rejectionRows(inst), [long, "1700000001.M2.short"])
+
+        try Self.age(inst.spool("failed").appending(path: short + ".reason"), days: 31)
+        let r = try inst.sweep()
+        XCTAssertEqual(r.status, 0, r.err.suffix(1500).description)
+        XCTAssertEqual(inst.names(in: "failed"), ["1700000001.M2.short", "1700000001.M2.short.reason"])
+        XCTAssertEqual(try Self.rejectionRows(inst), ["1700000001.M2.short"], "the row under the long spool name went with its file")
+    }
+
     // MARK: - Helpers
 
     private static func age(_ path: String, days: Double) throws {
