@@ -36,6 +36,13 @@ public struct SpoolrunConfig: Sendable {
     // [spool]
     /// How long spool/archive keeps a tunnel file (reprocess needs it); at least the retention.
     public var archiveDays: Int = 365
+    /// How long spool/failed keeps a quarantined file and the store its rejection row
+    /// (spool.failed_days), and how many bytes spool/failed may hold (spool.failed_max_mb):
+    /// junk sent to the tunnel address cannot fill the disk.
+    public var failedDays: Int = 30
+    public var failedMaxBytes: Int = 1024 * 1_048_576
+    /// Sweeps that may meet an error about one file that may pass before it is quarantined.
+    public var maxAttempts: Int = 5
     // [mail]
     public var mailFrom: String
     public var sendmail: String
@@ -123,6 +130,9 @@ public struct SpoolrunConfig: Sendable {
 
         let spoolSection = try root.section("spool")
         let archiveDays = try spoolSection?.int("archive_days", range: 1...36500) ?? max(365, retention)
+        let failedDays = try spoolSection?.int("failed_days", range: 1...36500) ?? 30
+        let failedMaxMB = try spoolSection?.int("failed_max_mb", range: 1...1_000_000) ?? 1024
+        let maxAttempts = try spoolSection?.int("max_attempts", range: 1...100) ?? 5
         try spoolSection?.finish()
         if archiveDays < retention {
             throw ConfigError(file: path, key: "spool.archive_days",
@@ -135,7 +145,7 @@ public struct SpoolrunConfig: Sendable {
         try root.finish()
         _ = dir
 
-        return SpoolrunConfig(
+        var config = SpoolrunConfig(
             file: path, spool: spool, www: www, state: state, logs: logs,
             recipientAddress: EmailAddress.normalize(recipientAddress),
             senderAddress: EmailAddress.normalize(senderAddress),
@@ -145,6 +155,10 @@ public struct SpoolrunConfig: Sendable {
             retentionDays: retention, quotaMB: quota, archiveDays: archiveDays, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
             mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout),
             metricsTextfile: metricsTextfile)
+        config.failedDays = failedDays
+        config.failedMaxBytes = failedMaxMB * 1_048_576
+        config.maxAttempts = maxAttempts
+        return config
     }
 }
 

@@ -24,7 +24,10 @@ public enum FileSystem {
                                        _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let tmp = (dir as NSString).appendingPathComponent(".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        // The final name's first 128 bytes only: a name near NAME_MAX (255 bytes) must not
+        // make its temporary name too long (issue 15: a 236-character spool name did).
+        let stem = String(decoding: name.utf8.prefix(128), as: UTF8.self)
+        let tmp = (dir as NSString).appendingPathComponent(".\(stem).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw FileSystemError(path: tmp, operation: "create", errno: errno) }
         var ok = false

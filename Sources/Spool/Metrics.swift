@@ -98,6 +98,12 @@ public struct MetricsSnapshot: Sendable, Equatable {
             "Age of the oldest queued mail when the metrics were written; 0 when none is queued.", Self.format(oldestQueuedAgeSeconds))
         one("spoolrun_held_messages", "gauge", "Tunnel messages held in spool/held (over quota).", "\(held)")
         one("spoolrun_spool_waiting_messages", "gauge", "Tunnel messages waiting in spool/new.", "\(waiting)")
+        one("spoolrun_retrying_messages", "gauge",
+            "Tunnel messages in spool/new being tried again after an error that may pass (quarantined after spool.max_attempts).",
+            "\(store.retrying)")
+        one("spoolrun_failed_removed_total", "counter",
+            "Quarantined files removed from spool/failed by its retention (spool.failed_days, spool.failed_max_mb).",
+            "\(store.failedRemoved)")
         one("spoolrun_last_successful_sweep_timestamp_seconds", "gauge",
             "When the last successful sweep finished, in unix seconds; 0 when none has.", Self.format(lastSuccessfulSweepTimestamp ?? 0))
         one("spoolrun_last_sweep_duration_seconds", "gauge", "How long the last sweep took.", Self.format(lastSweepDurationSeconds))

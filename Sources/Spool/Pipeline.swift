@@ -21,6 +21,10 @@ public struct BatchItem: Sendable {
         case recoveredRejected(RejectionRecord)
         /// Not a message to take (vanished, or replaced by a non-regular file); left alone.
         case skipped(String)
+        /// Not handled this sweep because of an error about this file that may pass (the
+        /// sentence says which): left in spool/new, its attempt counted, and quarantined as
+        /// render-failed after spool.max_attempts sweeps (Sweep, SweepFault).
+        case retry(String)
     }
 
     public let spoolName: String

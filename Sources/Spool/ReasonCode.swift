@@ -15,6 +15,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
     case replay = "replay"
     case expired = "expired"
     case malformedMIME = "malformed-mime"
+    /// The message passed intake but could not be rendered into its mailboxes: at once for
+    /// an error about its content, after spool.max_attempts sweeps for one that may pass.
+    case renderFailed = "render-failed"
 
     init(_ failure: TunnelFailure) {
         // The crypto layer's failures are a subset of the spool's codes, spelled the same.
@@ -34,6 +37,9 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(code.rawValue): \(sentence)" }
 
-    /// The .reason file: the code alone on the first line, then the sentence.
-    var reasonFile: String { "\(code.rawValue)\n\(sentence)\n" }
+    /// The .reason file: the code alone on the first line, then the sentence; when the file
+    /// was quarantined under a shortened name, a last line names the spool file it was.
+    func reasonFile(spoolName: String? = nil) -> String {
+        "\(code.rawValue)\n\(sentence)\n" + (spoolName.map { "spool-name: \($0)\n" } ?? "")
+    }
 }

@@ -55,11 +55,19 @@ public struct RenderStage: BatchStage {
         // First contact, one address at a time (each costs one PBKDF2 run, by design).
         // Reprocessing never meets anyone: a recipient it does not know (deleted) is left out.
         var introduced: [String: (envelopeID: String, bundleFile: String)] = [:]
+        var refused: Set<String> = []
         for i in accepted where mode == .sweep {
             guard case .accepted(let tunnel) = items[i].outcome else { continue }
             for address in tunnel.envelope.recipients
             where recipients[address] == nil && !gone.contains(StateStore.tombstoneKey(envelopeID: tunnel.envelope.id, address: address)) {
-                let contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now)
+                let contact: FirstContact.Result
+                // A first contact that fails for this message alone is its outcome (issue 15).
+                do { contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now) }
+                catch where !SweepFault.isInstallationFault(error) {
+                    items[i].outcome = Self.outcome(failing: error)
+                    refused.insert(tunnel.envelope.id)
+                    break
+                }
                 recipients[address] = contact.recipient
                 writes.recipients.append(contact.recipient)
                 introduced[address] = (tunnel.envelope.id, contact.bundleFile)
@@ -69,6 +77,7 @@ public struct RenderStage: BatchStage {
                 }
             }
         }
+        accepted = accepted.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
 
         let writer = MailboxWriter(www: www, digestKey: try outboxKey.derived("render-digest"))
         let known = recipients
@@ -165,15 +174,22 @@ public struct RenderStage: BatchStage {
                 writes.outbox += notifications
             case .failure(let error as MIMEError):
                 items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
-            case .failure(let error):
+            // Only a fault of the installation fails the batch; any other error is this
+            // message's alone (issue 15): tried again when it may pass, else refused.
+            case .failure(let error) where SweepFault.isInstallationFault(error):
                 throw error
+            case .failure(let error):
+                items[accepted[n]].outcome = Self.outcome(failing: error)
             }
         }
         // A recipient met only through a message that was then refused is not kept: no
         // record, no key bundle, no password notice for a message that never arrived.
-        var refused: Set<String> = []
         for i in accepted {
-            if case .rejected = items[i].outcome, case .accepted(let t) = snapshot[i].outcome { refused.insert(t.envelope.id) }
+            guard case .accepted(let t) = snapshot[i].outcome else { continue }
+            switch items[i].outcome {
+            case .rejected, .retry: refused.insert(t.envelope.id)
+            default: break
+            }
         }
         let delivered = Set(writes.deliveries.map(\.address))
         for (address, origin) in introduced where refused.contains(origin.envelopeID) && !delivered.contains(address) {
@@ -216,6 +232,14 @@ public struct RenderStage: BatchStage {
             }
             for address in t.envelope.recipients { used[address, default: 0] += size }
         }
+    }
+
+    /// A message's outcome after an error of its own: tried again when the error may pass
+    /// (SweepFault.mayPass), else refused as render-failed.
+    private static func outcome(failing error: Error) -> BatchItem.Outcome {
+        let text = SweepFault.oneLine(error)
+        return SweepFault.mayPass(error) ? .retry("Rendering failed: \(text)")
+            : .rejected(Rejection(.renderFailed, "The message cannot be rendered: \(text)."))
     }
 
     /// The PDF's name in the mail, e.g. "message-P-7Q2K-9D.pdf": it names the password id.

@@ -2,6 +2,7 @@
 // and moves each file to archive/ or failed/. Only regular files in new/ are messages:
 // dot-files, symlinks, FIFOs and directories are never followed or opened (maildir(5)).
 import Foundation
+import Crypto
 
 public struct SpoolDirectory: Sendable {
     public let root: String
@@ -100,6 +101,26 @@ public struct SpoolDirectory: Sendable {
     public func newPath(_ name: String) -> String { (new as NSString).appendingPathComponent(name) }
     public func archivePath(_ name: String) -> String { (archive as NSString).appendingPathComponent(name) }
     public func failedPath(_ name: String) -> String { (failed as NSString).appendingPathComponent(name) }
+
+    /// The longest file name the file systems allow (NAME_MAX), in bytes.
+    public static let nameMax = 255
+
+    /// `name`, or, when `name` plus `reserve` more bytes (".reason", a ".<digest>" to keep it
+    /// unique) would pass NAME_MAX, a shortened name that stays unique: the name's first 160
+    /// bytes, "~", and 32 hex digits of the SHA-256 of the whole name. Whoever shortens
+    /// records the original (the "spool-name:" line of a .reason file).
+    public static func boundedName(_ name: String, reserve: Int) -> String {
+        guard name.utf8.count + reserve > nameMax else { return name }
+        var prefix = ""
+        var bytes = 0
+        for scalar in name.unicodeScalars {
+            let n = String(scalar).utf8.count
+            if bytes + n > 160 { break }
+            prefix.unicodeScalars.append(scalar)
+            bytes += n
+        }
+        return prefix + "~" + SHA256.hex(Array(name.utf8)).prefix(32)
+    }
 
     /// Counts regular files waiting in new/.
     public func waitingCount() -> Int { (try? listNew().messages.count) ?? 0 }

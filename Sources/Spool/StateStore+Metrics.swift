@@ -21,6 +21,11 @@ extension StateStore {
         public var mailboxBytes = 0
         /// Deliveries removed by expiry (retention or the envelope's `expires`).
         public var expired = 0
+        /// Tunnel files in spool/new being tried again after an error that may pass.
+        public var retrying = 0
+        /// Quarantined files removed from spool/failed by its retention (spool.failed_days,
+        /// spool.failed_max_mb).
+        public var failedRemoved = 0
     }
 
     public func metricsCounts() throws -> MetricsCounts {
@@ -31,6 +36,12 @@ extension StateStore {
                 for row in try Row.fetchAll(db, sql: "SELECT code, COUNT(*) AS n FROM rejections GROUP BY code") {
                     c.rejectedByCode[row["code"]] = row["n"]
                 }
+                // Rows that spool/failed's retention removed still count: the totals never go down.
+                for row in try Row.fetchAll(db, sql: "SELECT code, removed FROM failed_removed") {
+                    c.rejectedByCode[row["code"], default: 0] += row["removed"] as Int
+                }
+                c.retrying = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts") ?? 0
+                c.failedRemoved = try Int.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'failed_files_removed'") ?? 0
                 for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state") {
                     switch OutboxEntry.State(rawValue: row["state"]) {
                     case .queued: c.outbox.queued = row["n"]

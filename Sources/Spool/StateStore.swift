@@ -248,6 +248,31 @@ public final class StateStore: @unchecked Sendable {
             // (StateStore+Tombstones.swift).
             try createTombstones(db, now: Date())
         }
+        m.registerMigration("v10-attempts") { db in
+            // Sweeps that met an error about one tunnel file that may pass (StateStore+Attempts),
+            // and what spool/failed's retention removed, counted by reason code so that the
+            // quarantine totals never go down.
+            try db.execute(sql: """
+                CREATE TABLE attempts (
+                    spool_name TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    first_at DATETIME NOT NULL,
+                    last_at DATETIME NOT NULL,
+                    last_error TEXT NOT NULL,
+                    PRIMARY KEY (spool_name, digest)
+                );
+                CREATE TABLE failed_removed (
+                    code TEXT PRIMARY KEY,
+                    removed INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE counters (
+                    name TEXT PRIMARY KEY,
+                    value INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX rejections_age ON rejections (rejected_at);
+                """)
+        }
         return m
     }
 
@@ -441,7 +466,7 @@ public final class StateStore: @unchecked Sendable {
                       cipher: row["cipher"], size: row["size"])
     }
 
-    private static func rejection(_ row: Row) -> RejectionRecord {
+    static func rejection(_ row: Row) -> RejectionRecord {
         RejectionRecord(spoolName: row["spool_name"], digest: row["digest"],
                         code: ReasonCode(rawValue: row["code"]) ?? .malformedMIME,
                         sentence: row["sentence"], rejectedAt: Self.date(row, "rejected_at") ?? .distantPast)

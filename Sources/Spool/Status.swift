@@ -25,6 +25,16 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var mailboxBytes: Int = 0
     /// Deliveries removed by expiry, ever.
     public var expired: Int = 0
+    /// Tunnel files in spool/new being tried again after an error that may pass, with why.
+    public var retrying: [Retrying] = []
+    /// Quarantined files removed from spool/failed by its retention, ever.
+    public var failedRemoved: Int = 0
+
+    public struct Retrying: Sendable, Codable, Equatable {
+        public var file: String
+        public var attempts: Int
+        public var lastError: String
+    }
     /// When the last successful sweep finished, in unix seconds (to the millisecond); nil if none has.
     public var lastSuccessfulSweepTimestamp: Double?
 
@@ -40,7 +50,9 @@ public struct StatusReport: Sendable, Codable, Equatable {
 
     public static func gather(config: SpoolrunConfig, now: Date = Date()) throws -> StatusReport {
         let store = try StateStore(directory: config.state)
-        return StatusReport(try MetricsSnapshot.gather(config: config, store: store, now: now))
+        var report = StatusReport(try MetricsSnapshot.gather(config: config, store: store, now: now))
+        report.retrying = try store.allAttempts().map { Retrying(file: $0.spoolName, attempts: $0.count, lastError: $0.lastError) }
+        return report
     }
 
     /// The same snapshot the metrics file is made of, in status's terms.
@@ -61,6 +73,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         mailboxes = c.mailboxes
         mailboxBytes = c.mailboxBytes
         expired = c.expired
+        failedRemoved = c.failedRemoved
         lastSuccessfulSweepTimestamp = m.lastSuccessfulSweepTimestamp
     }
 
@@ -76,6 +89,9 @@ public struct StatusReport: Sendable, Codable, Equatable {
         for code in failed.keys.sorted() { lines.append("  \(code): \(failed[code]!)") }
         lines.append("waiting in spool/new: \(waiting)")
         lines.append("held in spool/held: \(held)")
+        lines.append("being tried again in spool/new: \(retrying.count)")
+        for r in retrying { lines.append("  \(r.file): \(r.attempts) attempts, last: \(r.lastError)") }
+        if failedRemoved > 0 { lines.append("removed from spool/failed by retention so far: \(failedRemoved)") }
         lines.append("mailboxes: \(mailboxes), \(mailboxBytes) bytes; expired so far: \(expired)")
         if let s = lastSweep {
             lines.append("last sweep: \(s.startedAt), \(s.result), \(s.durationMS) ms, \(s.accepted) accepted, \(s.rejected) rejected"

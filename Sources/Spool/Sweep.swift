@@ -10,6 +10,8 @@ public struct SweepSummary: Sendable, Equatable {
     public var skipped = 0
     public var held = 0
     public var ignored = 0
+    /// Left in spool/new after an error about the file that may pass, to be tried again.
+    public var retrying = 0
     public var durationMS = 0
     /// False when another sweep held the lock and this one did nothing.
     public var ran = true
@@ -33,11 +35,13 @@ public final class Sweep {
 
     /// The sweep `spoolrun run` performs: every step built so far, in DESIGN §1's order.
     public static func standard(config: SpoolrunConfig, logger: Logger) -> Sweep {
-        Sweep(config: config, logger: logger, batchStages: [RenderStage()], sweepStages: [ExpiryStage(), ReceiptStage(), DeliverStage()])
+        Sweep(config: config, logger: logger, batchStages: [RenderStage()],
+              sweepStages: [ExpiryStage(), FailedRetention(), ReceiptStage(), DeliverStage()])
     }
 
     /// Runs the sweep. Throws only when the sweep itself cannot run (keys, state store,
-    /// spool unreadable); a bad message is quarantined and the sweep goes on.
+    /// spool unreadable, a full or read-only disk: SweepFault); a bad message is quarantined,
+    /// or tried again in the next sweep, and the sweep goes on.
     public func run() throws -> SweepSummary {
         ProcessMemory.returnLargeBuffersWhenFreed()
         let started = clock()
@@ -71,8 +75,18 @@ public final class Sweep {
                 summary.rejected += counts.rejected
                 summary.skipped += counts.skipped
                 summary.held += counts.held
+                summary.retrying += counts.retrying
             }
-            for stage in sweepStages { try stage.run(context: context) }
+            // A step that fails for a reason of its own (not the installation's) does not keep
+            // the steps after it from running; the sweep still ends failed, so monitoring sees it.
+            var failedSteps: [String] = []
+            for stage in sweepStages {
+                do { try stage.run(context: context) } catch where !SweepFault.isInstallationFault(error) {
+                    logger.error("step failed; the other steps go on", metadata: ["step": "\(stage.step.rawValue)", "error": "\(error)"])
+                    failedSteps.append("step \(stage.step.rawValue): \(SweepFault.oneLine(error))")
+                }
+            }
+            if !failedSteps.isEmpty { throw SweepFault.StepsFailed(failures: failedSteps) }
         } catch {
             summary.durationMS = Self.elapsedMS(since: startTick)
             try? store.recordSweep(SweepRecord(startedAt: started, durationMS: summary.durationMS, result: "failed",
@@ -86,7 +100,8 @@ public final class Sweep {
         // Monitoring never changes the sweep's result: a write error is logged (MetricsTextfile).
         MetricsTextfile.write(config: config, store: store, now: clock(), logger: logger)
         logger.info("sweep done", metadata: ["accepted": "\(summary.accepted)", "rejected": "\(summary.rejected)",
-                                             "skipped": "\(summary.skipped)", "ms": "\(summary.durationMS)"])
+                                             "skipped": "\(summary.skipped)", "retrying": "\(summary.retrying)",
+                                             "ms": "\(summary.durationMS)"])
         return summary
     }
 
@@ -97,9 +112,10 @@ public final class Sweep {
     // MARK: - One batch
 
     private func runBatch(_ names: [String], intake: Intake, context: SweepContext) throws
-        -> (accepted: Int, rejected: Int, skipped: Int, held: Int) {
+        -> (accepted: Int, rejected: Int, skipped: Int, held: Int, retrying: Int) {
         let spool = context.spool
         let known = try context.store.known(spoolNames: names)
+        let attempts = try context.store.attempts(spoolNames: names)
         let now = context.now
         let maxBytes = config.maxMessageBytes
 
@@ -149,6 +165,7 @@ public final class Sweep {
         try rejectReplays(&items, store: context.store)
         var writes = BatchWrites()
         for stage in batchStages { try stage.run(&items, writes: &writes, context: context) }
+        let tried = countAttempts(&items, attempts: attempts, now: now)
 
         // Record: one transaction for the whole batch.
         var acceptedRecords: [MessageRecord] = []
@@ -173,39 +190,84 @@ public final class Sweep {
         }
         try FaultPoint.reach("record")
         try context.store.record(accepted: acceptedRecords, rejected: rejectedRecords, writes: writes)
+        // After the batch's commit: a crash in between costs one attempt's count, no more.
+        try context.store.recordAttempts(tried, done: items.compactMap { item in
+            guard attempts[StateStore.key(item.spoolName, item.digest)] != nil else { return nil }
+            switch item.outcome {
+            case .accepted, .rejected, .recoveredAccepted, .recoveredRejected: return (item.spoolName, item.digest)
+            default: return nil
+            }
+        })
 
         // Archive: move the files, now that what they produced is recorded.
-        var counts = (accepted: 0, rejected: 0, skipped: 0, held: 0)
+        var counts = (accepted: 0, rejected: 0, skipped: 0, held: 0, retrying: 0)
         for item in items {
             try FaultPoint.reach("archive")
-            switch item.outcome {
-            case .accepted(let a):
-                try finishMove(item.spoolName, to: spool.archivePath(archiveNames[item.spoolName]!), spool: spool)
-                counts.accepted += 1
-                logger.info("accepted", metadata: ["file": "\(item.spoolName)", "id": "\(a.envelope.id)",
-                                                   "recipients": "\(a.envelope.recipients.count)",
-                                                   "cipher": "\(a.contentEncryption)"])
-            case .recoveredAccepted(let r):
-                try finishMove(item.spoolName, to: spool.archivePath(r.archiveName), spool: spool)
-                counts.accepted += 1
-                logger.info("accepted (finished after an interrupted sweep)",
-                            metadata: ["file": "\(item.spoolName)", "id": "\(r.envelopeID)"])
-            case .rejected(let r):
-                try quarantine(item.spoolName, r, digest: item.digest, spool: spool)
-                counts.rejected += 1
-            case .recoveredRejected(let r):
-                try quarantine(item.spoolName, Rejection(r.code, r.sentence), digest: item.digest, spool: spool)
-                counts.rejected += 1
-            case .skipped(let why):
-                counts.skipped += 1
-                logger.warning("skipped", metadata: ["file": "\(item.spoolName)", "reason": "\(why)"])
-            case .held(let why):
-                try hold(item.spoolName, why, spool: spool)
-                counts.held += 1
+            // A move that fails for this file alone leaves it in spool/new, recorded: the next
+            // sweep finishes it (recoveredAccepted, recoveredRejected) or holds it again.
+            do {
+                try settle(item, archiveNames: archiveNames, spool: spool, counts: &counts)
+            } catch where !SweepFault.isInstallationFault(error) {
+                logger.error("cannot move; left in spool/new for the next sweep",
+                             metadata: ["file": "\(item.spoolName)", "error": "\(error)"])
             }
         }
         for dir in [spool.new, spool.archive, spool.failed] { try FileSystem.syncDirectory(dir) }
         return counts
+    }
+
+    /// Moves one file of a recorded batch where its outcome says, and counts it.
+    private func settle(_ item: BatchItem, archiveNames: [String: String], spool: SpoolDirectory,
+                        counts: inout (accepted: Int, rejected: Int, skipped: Int, held: Int, retrying: Int)) throws {
+        switch item.outcome {
+        case .accepted(let a):
+            try finishMove(item.spoolName, to: spool.archivePath(archiveNames[item.spoolName]!), spool: spool)
+            counts.accepted += 1
+            logger.info("accepted", metadata: ["file": "\(item.spoolName)", "id": "\(a.envelope.id)",
+                                               "recipients": "\(a.envelope.recipients.count)",
+                                               "cipher": "\(a.contentEncryption)"])
+        case .recoveredAccepted(let r):
+            try finishMove(item.spoolName, to: spool.archivePath(r.archiveName), spool: spool)
+            counts.accepted += 1
+            logger.info("accepted (finished after an interrupted sweep)",
+                        metadata: ["file": "\(item.spoolName)", "id": "\(r.envelopeID)"])
+        case .rejected(let r):
+            try quarantine(item.spoolName, r, digest: item.digest, spool: spool)
+            counts.rejected += 1
+        case .recoveredRejected(let r):
+            try quarantine(item.spoolName, Rejection(r.code, r.sentence), digest: item.digest, spool: spool)
+            counts.rejected += 1
+        case .skipped(let why):
+            counts.skipped += 1
+            logger.warning("skipped", metadata: ["file": "\(item.spoolName)", "reason": "\(why)"])
+        case .held(let why):
+            try hold(item.spoolName, why, spool: spool)
+            counts.held += 1
+        case .retry(let why):
+            counts.retrying += 1
+            logger.warning("left in spool/new; tried again in the next sweep",
+                           metadata: ["file": "\(item.spoolName)", "why": "\(why)"])
+        }
+    }
+
+    /// Counts this sweep's attempt for each file to try again; one that has had
+    /// spool.max_attempts is quarantined instead (render-failed). Returns the attempts to store.
+    private func countAttempts(_ items: inout [BatchItem], attempts: [String: AttemptRecord], now: Date) -> [AttemptRecord] {
+        var tried: [AttemptRecord] = []
+        for i in items.indices {
+            guard case .retry(let why) = items[i].outcome else { continue }
+            let name = items[i].spoolName, digest = items[i].digest
+            let before = attempts[StateStore.key(name, digest)]
+            let count = (before?.count ?? 0) + 1
+            if count >= config.maxAttempts {
+                items[i].outcome = .rejected(Rejection(.renderFailed,
+                    "Tried in \(count) sweeps (spool.max_attempts is \(config.maxAttempts)), each time in vain; the last error: \(why)"))
+            } else {
+                tried.append(AttemptRecord(spoolName: name, digest: digest, count: count, firstAt: before?.firstAt ?? now,
+                                           lastAt: now, lastError: why))
+            }
+        }
+        return tried
     }
 
     /// An envelope id recorded by an earlier sweep, or seen earlier in this batch, is a replay.
@@ -227,20 +289,30 @@ public final class Sweep {
     /// is not recorded: `spoolrun reprocess --held` puts it back into new/ as it was.
     private func hold(_ name: String, _ why: String, spool: SpoolDirectory) throws {
         try FileSystem.makeDirectory(spool.held, mode: 0o750)
-        let target = (spool.held as NSString).appendingPathComponent(name)
-        try FileSystem.writeAtomically(Array("over-quota\n\(why)\n".utf8), to: target + ".reason", mode: 0o640, sync: true)
+        let short = SpoolDirectory.boundedName(name, reserve: ".reason".utf8.count)
+        let target = (spool.held as NSString).appendingPathComponent(short)
+        let original = short == name ? "" : "spool-name: \(name)\n"
+        try FileSystem.writeAtomically(Array("over-quota\n\(why)\n\(original)".utf8), to: target + ".reason", mode: 0o640, sync: true)
         try finishMove(name, to: target, spool: spool)
         try FileSystem.syncDirectory(spool.held)
         logger.warning("held over quota", metadata: ["file": "\(name)", "why": "\(why)"])
     }
 
+    /// Moves new/NAME to failed/NAME, with NAME.reason beside it. A name too long for
+    /// NAME.reason within NAME_MAX is shortened (boundedName), and the .reason's last line
+    /// then names the spool file.
     private func quarantine(_ name: String, _ r: Rejection, digest: String, spool: SpoolDirectory) throws {
-        var target = spool.failedPath(name)
-        if FileSystem.exists(target) && !sameFile(spool.newPath(name), target) {
-            target = spool.failedPath(uniqueName(name, digest: digest.isEmpty ? "\(UInt64.random(in: 0...UInt64.max))" : digest, in: spool.failed))
+        let reason = ".reason".utf8.count
+        var base = SpoolDirectory.boundedName(name, reserve: reason)
+        if FileSystem.exists(spool.failedPath(base)) && !sameFile(spool.newPath(name), spool.failedPath(base)) {
+            let clash = digest.isEmpty ? "\(UInt64.random(in: 0...UInt64.max))" : digest
+            base = uniqueName(name, digest: clash, in: spool.failed, reserve: reason)
         }
+        let target = spool.failedPath(base)
+        let shortened = base != name && !base.hasPrefix(name + ".")
         // The reason is durable before the file moves, so a quarantined file always has one.
-        try FileSystem.writeAtomically(Array(r.reasonFile.utf8), to: target + ".reason", mode: 0o640, sync: true)
+        try FileSystem.writeAtomically(Array(r.reasonFile(spoolName: shortened ? name : nil).utf8), to: target + ".reason",
+                                       mode: 0o640, sync: true)
         try finishMove(name, to: target, spool: spool)
         logger.notice("quarantined", metadata: ["file": "\(name)", "reason": "\(r.code.rawValue)",
                                                 "why": "\(r.sentence)"])
@@ -265,8 +337,11 @@ public final class Sweep {
         return lstat(a, &sa) == 0 && lstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev
     }
 
-    /// NAME, or NAME.<digest> when another file already took NAME.
-    private func uniqueName(_ name: String, digest: String, in dir: String) -> String {
-        FileSystem.exists((dir as NSString).appendingPathComponent(name)) ? "\(name).\(digest.prefix(16))" : name
+    /// NAME, or NAME.<digest> when another file already took NAME; either shortened
+    /// (boundedName) when it and `reserve` more bytes would pass NAME_MAX.
+    private func uniqueName(_ name: String, digest: String, in dir: String, reserve: Int = 0) -> String {
+        let plain = SpoolDirectory.boundedName(name, reserve: reserve)
+        guard FileSystem.exists((dir as NSString).appendingPathComponent(plain)) else { return plain }
+        return SpoolDirectory.boundedName(name, reserve: reserve + 17) + "." + digest.prefix(16)
     }
 }

@@ -59,6 +59,20 @@ final class ConfigTests: XCTestCase {
         assertConfigError(minimal + "[mail]\nfrom = \"not an address\"\n", key: "mail.from")
     }
 
+    func testSpoolFailedRetentionAndAttemptLimitHaveDefaultsAndBadValuesNameTheKey() throws {
+        let defaults = try load(minimal)
+        XCTAssertEqual(defaults.failedDays, 30)
+        XCTAssertEqual(defaults.failedMaxBytes, 1024 * 1_048_576)
+        XCTAssertEqual(defaults.maxAttempts, 5)
+        let set = try load(minimal + "[spool]\nfailed_days = 7\nfailed_max_mb = 200\nmax_attempts = 2\n")
+        XCTAssertEqual([set.failedDays, set.failedMaxBytes, set.maxAttempts], [7, 200 * 1_048_576, 2])
+        assertConfigError(minimal + "[spool]\nfailed_days = 0\n", key: "spool.failed_days")
+        assertConfigError(minimal + "[spool]\nfailed_days = \"30d\"\n", key: "spool.failed_days")
+        assertConfigError(minimal + "[spool]\nfailed_max_mb = -5\n", key: "spool.failed_max_mb")
+        assertConfigError(minimal + "[spool]\nmax_attempts = 0\n", key: "spool.max_attempts")
+        assertConfigError(minimal + "[spool]\nfailed_dayz = 3\n", key: "spool.failed_dayz")
+    }
+
     func testTunnelKeysAndPinnedCertificatesAreRequired() {
         assertConfigError(minimal.replacingOccurrences(of: "gateway_certs = [\"keys/gw.crt\"]", with: "gateway_certs = []"),
                           key: "tunnel.gateway_certs")

@@ -87,7 +87,7 @@ final class MetricsTests: XCTestCase {
             "spoolrun_held_messages": "gauge", "spoolrun_spool_waiting_messages": "gauge",
             "spoolrun_last_successful_sweep_timestamp_seconds": "gauge", "spoolrun_last_sweep_duration_seconds": "gauge",
             "spoolrun_last_sweep_success": "gauge", "spoolrun_mailboxes": "gauge", "spoolrun_mailboxes_bytes": "gauge",
-            "spoolrun_messages_expired": "counter",
+            "spoolrun_messages_expired": "counter", "spoolrun_retrying_messages": "gauge", "spoolrun_failed_removed": "counter",
         ]
         XCTAssertEqual(Dictionary(uniqueKeysWithValues: families.map { ($0.name, $0.type) }), expected)
         for f in families {

@@ -26,7 +26,8 @@ public final class PostfixServer {
 
     /// `filterArgv` is the pipe(8) argv after `argv=`, e.g. "/path/spoolrun gateway filter
     /// --config F -f ${sender} -- ${recipient}"; every path in it must be readable by nobody.
-    public init(base: String, relayPort: Int, filterArgv: String) throws {
+    /// `extraMain` is appended to main.cf (a later line overrides an earlier one).
+    public init(base: String, relayPort: Int, filterArgv: String, extraMain: String = "") throws {
         guard let postfix = Self.postfixPath else { throw MissingTool("postfix") }
         guard geteuid() == 0 else { throw MissingTool("root: Postfix's master must start as root") }
         self.base = base
@@ -51,7 +52,7 @@ public final class PostfixServer {
             export_environment = TZ MAIL_CONFIG LANG \(sanitizerVariables.joined(separator: " "))
 
             """
-        let main = """
+        var main = """
             compatibility_level = 3.6
             queue_directory = \(queue)
             data_directory = \(base.appending(path: "data"))
@@ -88,6 +89,16 @@ public final class PostfixServer {
             delay_warning_time = 0
             \(sanitizerEnvironment)
             """
+        // A parameter that `extraMain` sets replaces the default line (postconf warns about
+        // a parameter set twice).
+        let overridden = Set(extraMain.split(separator: "\n").compactMap { line -> String? in
+            guard let first = line.first, !first.isWhitespace, let eq = line.firstIndex(of: "=") else { return nil }
+            return line[..<eq].trimmingCharacters(in: .whitespaces)
+        })
+        main = main.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+            guard let eq = line.firstIndex(of: "=") else { return true }
+            return !overridden.contains(line[..<eq].trimmingCharacters(in: .whitespaces))
+        }.joined(separator: "\n") + "\n" + extraMain + "\n"
         let master = """
             127.0.0.1:\(filterPort) inet n - n - - smtpd
               -o content_filter=spoolrunfilter:dummy
