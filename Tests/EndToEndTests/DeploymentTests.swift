@@ -357,7 +357,7 @@ final class DeploymentTests: XCTestCase {
         }
 
         // A tunnel message made by the installed `wrap` is accepted by the installed `run`.
-        let tunnel = try Shell.run(bin, ["wrap", "--config", inst + "/gateway/gateway.toml", "--to", "bob@ext.test"],
+        let tunnel = try Shell.run(bin, ["wrap", "--config", inst + "-gateway/gateway.toml", "--to", "bob@ext.test"],
                                    stdin: TestInstallation.sampleOriginal, environment: env, directory: cwd)
         XCTAssertEqual(tunnel.status, 0, tunnel.err)
         try tunnel.stdout.write(to: URL(fileURLWithPath: inst + "/spool/tmp/1700000000.install.portal"))

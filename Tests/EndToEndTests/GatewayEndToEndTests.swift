@@ -67,9 +67,9 @@ final class GatewayEndToEndTests: XCTestCase {
 
         // The gateway: OTP PDFs done by the portal, a partner domain with its own encryption,
         // one recipient who gets encrypted mail as an OTP PDF.
-        gatewayConfig = inst.appending(path: "gateway/gateway.toml")
-        try "# partners with S/MIME\n@partner.test\n".write(toFile: inst.appending(path: "gateway/direct.txt"), atomically: true, encoding: .utf8)
-        try "olga@ext.test\n".write(toFile: inst.appending(path: "gateway/otp.txt"), atomically: true, encoding: .utf8)
+        gatewayConfig = (inst + "-gateway").appending(path: "gateway.toml")
+        try "# partners with S/MIME\n@partner.test\n".write(toFile: (inst + "-gateway").appending(path: "direct.txt"), atomically: true, encoding: .utf8)
+        try "olga@ext.test\n".write(toFile: (inst + "-gateway").appending(path: "otp.txt"), atomically: true, encoding: .utf8)
         try setGatewaySendmail(smtp.sendmailCommand)
         var gw = try String(contentsOfFile: gatewayConfig, encoding: .utf8)
         for (from, to) in [("otp_enabled = false", "otp_enabled = true"),

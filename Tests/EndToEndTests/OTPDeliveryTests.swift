@@ -88,7 +88,7 @@ final class OTPDeliveryTests: XCTestCase {
     // MARK: - Helpers
 
     private func send(_ original: Data, to recipients: [String], passwords: [String: String], name: String) throws {
-        var args = ["wrap", "--config", inst.appending(path: "gateway/gateway.toml"), "--otp-pdf"]
+        var args = ["wrap", "--config", (inst + "-gateway").appending(path: "gateway.toml"), "--otp-pdf"]
         for r in recipients { args += ["--to", r] }
         for (a, p) in passwords { args += ["--password", "\(a)=\(p)"] }
         let tunnel = try Shell.check(Paths.spoolrun, args, stdin: original, timeout: 60).stdout

@@ -686,10 +686,10 @@ final class ReadReceiptTests: XCTestCase {
         return f.string(from: date)
     }
 
-    /// SIGUSR1 to nginx's master (D/state/nginx.pid), then waits (bounded, 10 s) until the log
+    /// SIGUSR1 to nginx's master (D/run/nginx.pid), then waits (bounded, 10 s) until the log
     /// exists again and no nginx process still holds the renamed file.
     private func reopenLogs() throws {
-        let text = try String(contentsOfFile: inst.root.appending(path: "state/nginx.pid"), encoding: .utf8)
+        let text = try String(contentsOfFile: inst.root.appending(path: "run/nginx.pid"), encoding: .utf8)
         let master = try XCTUnwrap(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), text)
         XCTAssertGreaterThan(master, 1)
         XCTAssertEqual(kill(master, SIGUSR1), 0)

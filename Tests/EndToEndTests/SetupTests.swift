@@ -208,7 +208,7 @@ final class SetupTests: XCTestCase {
         XCTAssertTrue(headers.contains("content-security-policy:"), "the response must carry a CSP: \(headers)")
 
         // A receipt: 204, logged where the sweep reads it.
-        let token = "rcpt-\(UInt32.random(in: 100_000...999_999))-token"
+        let token = "rcpt-\(UInt32.random(in: 100_000...999_999))-token-abcd"  // token-shaped: 22 characters
         let receipt = try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/r/" + token]).out
         XCTAssertEqual(receipt, "204", "/r/TOKEN must answer 204")
         let receipts = d.appending(path: "logs/receipts.log")
