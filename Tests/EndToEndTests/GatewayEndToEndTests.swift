@@ -116,7 +116,7 @@ final class GatewayEndToEndTests: XCTestCase {
                                        filterArgv: "\(bin)/spoolrun gateway filter --config \(gatewayConfig) -f ${sender} -- ${recipient}")
         postfix = server
         try setGatewaySendmail(try sendmail?(server) ?? server.reinjectCommand)
-        try Shell.check("chown", ["-R", "nobody:nogroup", inst.appending(path: "gateway")], timeout: 30)
+        try Shell.check("chown", ["-R", "nobody:nogroup", inst + "-gateway"], timeout: 30)
         return server
     }
 

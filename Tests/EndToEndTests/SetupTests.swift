@@ -318,6 +318,7 @@ final class SetupFailureTests: XCTestCase {
         XCTAssertNotEqual(failed.status, 0)
         XCTAssertTrue(failed.err.contains(blocker), failed.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "the half-made installation is removed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "-gateway"), "and the gateway folder it made beside it")
         XCTAssertEqual(try String(contentsOfFile: blocker, encoding: .utf8), "x", "nothing outside it is touched")
 
         let again = try Shell.run(Paths.spoolrun, ["setup", "--dir", dir])
