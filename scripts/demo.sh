@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo installation: config, keys and state in demo/ and the gateway's files beside it
-# in demo-gateway/ (both git-ignored), over the repo's own spool/ and www/. Wraps the sample messages in examples/messages/, runs one sweep and
-# starts nginx on 127.0.0.1:8080 in the background.
+# in demo-gateway/ (both git-ignored), over the repo's own spool/ and www/. Wraps the sample
+# messages in examples/messages/, runs one sweep and starts nginx on 127.0.0.1:8080 in the
+# background.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

@@ -22,8 +22,9 @@ public struct ReceiptStage: SweepStage {
         // receipt behind the junk is still answered in this sweep. Bounded: what the log and
         // its rotated siblings held at the start, plus what nginx appends meanwhile up to as
         // much again, then the rest waits for the next sweep.
-        let backlog = ([log.path] + log.rotatedSiblings().map(\.0)).compactMap { ReceiptLog.identity($0)?.size }.reduce(0, +)
-        let maxSlices = 2 * (Int(backlog) / log.sliceBytes + 1) + log.rotatedSiblings().count + 1
+        let siblings = log.rotatedSiblings()
+        let backlog = siblings.map(\.1.size).reduce(ReceiptLog.identity(log.path)?.size ?? 0, +)
+        let maxSlices = 2 * (Int(backlog) / log.sliceBytes + 1) + siblings.count + 1
         var total = (lines: 0, receipts: 0, slices: 0)
         for _ in 0..<maxSlices {
             let position = try context.store.receiptLogPosition()
