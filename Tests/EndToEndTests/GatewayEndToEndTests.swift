@@ -204,7 +204,6 @@ final class GatewayEndToEndTests: XCTestCase {
     }
 
     private func startPortal() throws -> (WebDriver, String) {
-        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", inst.appending(path: "www")], timeout: 30) }
         let text = try String(contentsOfFile: inst.appending(path: "nginx.conf"), encoding: .utf8)
         let port = try XCTUnwrap(text.firstMatch(of: /listen 127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }, "nginx.conf listens on 127.0.0.1")
         let server = try NginxServer(root: inst, port: port)

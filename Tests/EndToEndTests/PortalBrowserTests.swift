@@ -345,7 +345,6 @@ final class PortalBrowserTests: XCTestCase {
         XCTAssertEqual(rename(tmp, installation.appending(path: "spool/new/\(name)")), 0)
         let sweep = try Shell.run(Paths.spoolrun, ["run", "--config", installation.appending(path: "spoolrun.toml")], timeout: 300)
         XCTAssertEqual(sweep.status, 0, sweep.err)
-        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", www], timeout: 30) }
     }
 
     /// The one mailbox that holds `count` messages (after `deliverToBob`, Bob's is the only
