@@ -62,7 +62,7 @@ fuzz: test-deps
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf .build .build-fuzz .build-asan demo
+	rm -rf .build .build-fuzz .build-asan demo demo-gateway
 
 # Installs spoolrun (docs/operations.md, "Installing with systemd"). PREFIX and DESTDIR as
 # usual; BIN is the binary to install (default: the release build, built first). The units

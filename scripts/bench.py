@@ -143,7 +143,7 @@ def measured(cmd):
 def wrap_original(binary, inst, path, tunnel, extra=()):
     """`spoolrun wrap` of the original in `path` to bob@ext.test, into `tunnel`."""
     with open(path, "rb") as src, open(tunnel, "wb") as dst:
-        subprocess.run([binary, "wrap", "--config", os.path.join(inst, "gateway", "gateway.toml"), *extra,
+        subprocess.run([binary, "wrap", "--config", os.path.join(inst + "-gateway", "gateway.toml"), *extra,
                         "--to", "bob@ext.test", "--from", "alice@corp.test"], stdin=src, stdout=dst, check=True)
 
 
@@ -286,9 +286,9 @@ def make_corpus(inst, out_dir, count, size=None, recipient="bob@ext.test", tampe
     installation's gateway key (openssl, detached signature, AES-256-GCM); with `tamper`,
     one byte of the signed content changed after signing."""
     sh("python3", FACTORY, "make", "--maker", "openssl", "--encrypt", "aes-256-gcm",
-       "--signer-key", os.path.join(inst, "gateway", "gateway-sender.key"),
-       "--signer-cert", os.path.join(inst, "gateway", "gateway-sender.crt"),
-       "--recipient-cert", os.path.join(inst, "gateway", "tunnel-recipient.crt"),
+       "--signer-key", os.path.join(inst + "-gateway", "gateway-sender.key"),
+       "--signer-cert", os.path.join(inst + "-gateway", "gateway-sender.crt"),
+       "--recipient-cert", os.path.join(inst + "-gateway", "tunnel-recipient.crt"),
        "--from", "webmail-sender@gateway.test", "--to", "webmail@portal.test", "--recipient", recipient,
        *(["--pad-to", str(size)] if size else []), *(["--tamper"] if tamper else []),
        "--count", str(count), "--out-dir", out_dir)

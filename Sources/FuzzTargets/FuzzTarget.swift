@@ -65,6 +65,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// where making it crashed the fuzzer once).
     public static func removeInstallation() {
         try? FileManager.default.removeItem(atPath: installationDirectory)
+        try? FileManager.default.removeItem(atPath: Installation.defaultGateway(root: installationDirectory))
     }
 
     private static func intake(_ bytes: [UInt8]) {

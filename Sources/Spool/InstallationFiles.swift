@@ -1,5 +1,5 @@
-// The text of the files `spoolrun setup` writes: spoolrun.toml, gateway/gateway.toml and
-// nginx.conf. Kept apart from the wizard's logic so that each can change on its own.
+// The text of the files `spoolrun setup` writes: spoolrun.toml, the gateway folder's
+// gateway.toml and nginx.conf. Kept apart from the wizard's logic so that each can change on its own.
 import Foundation
 
 enum InstallationFiles {
@@ -62,7 +62,7 @@ enum InstallationFiles {
     static func gatewayConfig(recipient: String, sender: String, ownKey: Bool) -> String {
         """
         # Gateway side of the tunnel, read by `spoolrun wrap` and `spoolrun gateway filter`.
-        # Copy this folder to the gateway.
+        # Move this folder to the gateway: its signing key must not stay on the portal host.
         [gateway]
         webmail_recipient = \(quoted(recipient))
         webmail_sender = \(quoted(sender))
@@ -101,10 +101,20 @@ enum InstallationFiles {
         log_format spoolrun_receipt '$time_iso8601 $uri';
         # Requests: paths are locators and ids, never content, so this log holds no plaintext.
         log_format spoolrun_access '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent';
+        # Key-bundle requests without their file name: a locator is derived from address and
+        # password, so a log of locators would be a list of password-check values.
+        log_format spoolrun_bundle '$remote_addr [$time_iso8601] "$request_method /k/- $server_protocol" $status $body_bytes_sent';
+        # Only reads that were answered reach the receipt log (not those refused with 429).
+        map $status $spoolrun_receipt_answered {
+            204 1;
+            default 0;
+        }
         # Key bundles are found by a locator that only address + password give: each sign-in
         # attempt costs one look-up, so guessing passwords online is slowed to 10 a minute
         # per client address (after a burst of 10). Behind a proxy, set real_ip first.
         limit_req_zone $binary_remote_addr zone=spoolrun_keys:10m rate=10r/m;
+        # Receipts: a reader sends one per message shown; a flood cannot fill the receipt log.
+        limit_req_zone $binary_remote_addr zone=spoolrun_receipts:10m rate=60r/m;
         limit_req_status 429;
         """
 
@@ -112,7 +122,8 @@ enum InstallationFiles {
     /// `add_header` lines in any location that has its own, so each location repeats the full
     /// set, with its own caching rule: sealed objects are immutable under their `?r=` revision
     /// (docs/sealed-format.md §5a); the app, portal.json, key bundles and indexes revalidate.
-    static func portalLocations(www: String, receiptLog: String, extraHeaders: [String] = []) -> String {
+    /// `accessLog` is where the key-bundle requests are logged (without their locator).
+    static func portalLocations(www: String, receiptLog: String, accessLog: String, extraHeaders: [String] = []) -> String {
         func headers(_ cacheControl: String) -> String {
             (["add_header Content-Security-Policy \"\(contentSecurityPolicy)\" always;",
               "add_header X-Content-Type-Options nosniff always;",
@@ -134,14 +145,31 @@ enum InstallationFiles {
                 return 404;
             }
 
-            location /r/ {
-                access_log \(receiptLog) spoolrun_receipt;
+            # Only token-shaped reads (ReceiptTokens: 16 bytes, base64url) reach the receipt log,
+            # rate-limited per client; rejections are logged below the error log's level, so
+            # that no token reaches it either.
+            location ~ "^/r/[A-Za-z0-9_-]{22}$" {
+                limit_req zone=spoolrun_receipts burst=20 nodelay;
+                limit_req_log_level info;
+                access_log \(receiptLog) spoolrun_receipt if=$spoolrun_receipt_answered;
             \(headers("no-store"))
-                return 204;
+                # Not `return 204`: that answers before limit_req is consulted. No such file
+                # exists (the sweep writes no dot-files), so the answer is always 204.
+                try_files /.spoolrun-receipt =204;
             }
 
+            location /r/ {
+            \(headers("no-store"))
+                return 404;
+            }
+
+            # A bundle's locator never reaches a log: not the access log (its own format), not
+            # the error log (no "not found" lines, rate-limit rejections below its level).
             location /k/ {
                 limit_req zone=spoolrun_keys burst=10 nodelay;
+                limit_req_log_level info;
+                access_log \(accessLog) spoolrun_bundle;
+                log_not_found off;
             \(headers("no-cache"))
                 try_files $uri =404;
             }
@@ -160,16 +188,18 @@ enum InstallationFiles {
             """
     }
 
-    /// A complete nginx config for `nginx -p D -c D/nginx.conf`, runnable as a non-root
-    /// user: every path it writes (pid, logs, temp files) lies inside the installation.
+    /// A complete nginx config for `nginx -p D -c D/nginx.conf`, run as an unprivileged user
+    /// of its own: it writes only D/run (pid, temporary files) and D/logs, and reads D/www.
     static func nginxConfig(root: String, www: String, listen: String) -> String {
         """
         # nginx for the spoolrun portal, written by `spoolrun setup`.
-        # Run: nginx -p \(root) -c \(root)/nginx.conf
+        # Run as nginx's own user (not the one that runs `spoolrun run`), who needs to write
+        # \(root)/run and \(root)/logs and to read \(www), nothing else:
+        #   nginx -p \(root) -c \(root)/nginx.conf
         # For production behind TLS, see deploy/nginx/spoolrun.conf.
         daemon off;
         worker_processes 1;
-        pid \(root)/state/nginx.pid;
+        pid \(root)/run/nginx.pid;
         error_log \(root)/logs/nginx-error.log warn;
 
         events {
@@ -184,11 +214,11 @@ enum InstallationFiles {
             sendfile on;
             server_tokens off;
 
-            client_body_temp_path \(root)/state/nginx-body;
-            proxy_temp_path \(root)/state/nginx-proxy;
-            fastcgi_temp_path \(root)/state/nginx-fastcgi;
-            uwsgi_temp_path \(root)/state/nginx-uwsgi;
-            scgi_temp_path \(root)/state/nginx-scgi;
+            client_body_temp_path \(root)/run/body;
+            proxy_temp_path \(root)/run/proxy;
+            fastcgi_temp_path \(root)/run/fastcgi;
+            uwsgi_temp_path \(root)/run/uwsgi;
+            scgi_temp_path \(root)/run/scgi;
 
         \(indent(httpDirectives, 4))
             access_log \(root)/logs/access.log spoolrun_access;
@@ -196,7 +226,7 @@ enum InstallationFiles {
             server {
                 listen \(listen);
 
-        \(indent(portalLocations(www: www, receiptLog: root + "/logs/receipts.log"), 8))
+        \(indent(portalLocations(www: www, receiptLog: root + "/logs/receipts.log", accessLog: root + "/logs/access.log"), 8))
             }
         }
 

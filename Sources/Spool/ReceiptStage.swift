@@ -16,11 +16,32 @@ public struct ReceiptStage: SweepStage {
 
     public func run(context: SweepContext) throws {
         try FaultPoint.reach("receipts")
-        let store = context.store
-        let position = try store.receiptLogPosition()
-        let (lines, next) = try ReceiptLog(path: Self.logPath(context.config)).read(from: position)
-        guard let next, next != position || !lines.isEmpty else { return }
+        let log = ReceiptLog(path: Self.logPath(context.config))
+        // A backlog (a flood of junk reads, sweeps that did not run) is read slice by slice to
+        // its end, each slice committed with its position, so memory stays bounded and a real
+        // receipt behind the junk is still answered in this sweep. Bounded: what the log and
+        // its rotated siblings held at the start, plus what nginx appends meanwhile up to as
+        // much again, then the rest waits for the next sweep.
+        let siblings = log.rotatedSiblings()
+        let backlog = siblings.map(\.1.size).reduce(ReceiptLog.identity(log.path)?.size ?? 0, +)
+        let maxSlices = 2 * (Int(backlog) / log.sliceBytes + 1) + siblings.count + 1
+        var total = (lines: 0, receipts: 0, slices: 0)
+        for _ in 0..<maxSlices {
+            let position = try context.store.receiptLogPosition()
+            let (lines, next) = try log.read(from: position)
+            guard let next, next != position || !lines.isEmpty else { break }
+            total.receipts += try answer(lines, position: next, context: context)
+            total.lines += lines.count
+            total.slices += 1
+        }
+        guard total.slices > 0 else { return }
+        context.logger.info("receipt log read", metadata: ["step": "receipts", "lines": "\(total.lines)",
+                                                          "receipts": "\(total.receipts)", "slices": "\(total.slices)"])
+    }
 
+    /// Queues the receipts of one slice and commits them with the position after it.
+    private func answer(_ lines: [ReceiptLine], position next: ReceiptLogPosition, context: SweepContext) throws -> Int {
+        let store = context.store
         var firstRead: [String: Date] = [:]
         for line in lines {
             let hash = ReceiptTokens.hash(line.token)
@@ -42,7 +63,6 @@ public struct ReceiptStage: SweepStage {
             }
         }
         try store.recordReceipts(reads, mdns: mdns, position: next, now: context.now)
-        context.logger.info("receipt log read", metadata: ["step": "receipts", "lines": "\(lines.count)",
-                                                          "receipts": "\(mdns.count)"])
+        return mdns.count
     }
 }

@@ -1,5 +1,6 @@
 // The setup wizard (`spoolrun setup --dir D`, DESIGN §3): keys and certificates for both
-// ends of the tunnel, the portal config, the gateway config, the spool and an nginx config.
+// ends of the tunnel, the portal config, the spool and an nginx config in D, and the gateway's
+// files in a folder outside it (default D-gateway), to be carried over to the gateway.
 import Foundation
 import Crypto
 
@@ -14,6 +15,10 @@ public struct SetupOptions: Sendable {
     public var www: String?
     /// Where the portal app's files are (default: PortalApp.locate()).
     public var app: String?
+    /// Where the gateway's files go (default: D's sibling D-gateway). Never inside D.
+    public var gatewayDir: String?
+    /// nginx's own user: setup (as root) hands it D/logs and D/run, nothing else.
+    public var nginxUser: String?
 
     public init(directory: String) { self.directory = directory }
 }
@@ -25,26 +30,52 @@ public struct SetupError: Error, CustomStringConvertible, Sendable {
 
 public struct Installation: Sendable {
     public let root: String
+    /// The gateway's files (its signing key among them): outside the installation, so that
+    /// the portal host keeps no key that lets anyone put mail into any mailbox.
+    public let gateway: String
 
-    public init(root: String) { self.root = root }
+    public init(root: String, gateway: String? = nil) {
+        self.root = root
+        self.gateway = gateway ?? Self.defaultGateway(root: root)
+    }
+
+    /// D's sibling "D-gateway" (for /etc/spoolrun: /etc/spoolrun-gateway).
+    public static func defaultGateway(root: String) -> String { root + "-gateway" }
+
     public var config: String { path("spoolrun.toml") }
     public var keys: String { path("keys") }
-    public var gateway: String { path("gateway") }
+    /// Where setup put the gateway's files before issue 15; `spoolrun run` warns while a
+    /// private key is still there.
+    public var legacyGateway: String { path("gateway") }
     public var state: String { path("state") }
     public var logs: String { path("logs") }
+    /// nginx's pid file and temporary files: the one folder besides logs/ it writes.
+    public var run: String { path("run") }
     public var nginxConfig: String { path("nginx.conf") }
-    public var gatewayConfig: String { (gateway as NSString).appendingPathComponent("gateway.toml") }
+    public var gatewayConfig: String { gatewayFile("gateway.toml") }
+    public func gatewayFile(_ name: String) -> String { (gateway as NSString).appendingPathComponent(name) }
     public func path(_ name: String) -> String { (root as NSString).appendingPathComponent(name) }
 }
 
 public enum Setup {
     public static func run(_ options: SetupOptions) throws -> Installation {
         let root = absolute(options.directory)
-        let inst = Installation(root: root)
-        for existing in [inst.config, inst.keys, inst.gateway, inst.state]
+        let inst = Installation(root: root, gateway: options.gatewayDir.map(absolute))
+        for existing in [inst.config, inst.keys, inst.legacyGateway, inst.state]
         where FileSystem.exists(existing) {
             throw SetupError(message: "\(root) already holds an installation (\(existing) exists); refusing to overwrite it")
         }
+        let spool = options.spool.map(absolute) ?? inst.path("spool")
+        let www = options.www.map(absolute) ?? inst.path("www")
+        for (place, name) in [(root, "the installation"), (www, "the web root"), (spool, "the spool")]
+        where inst.gateway == place || inst.gateway.hasPrefix(place + "/") {
+            throw SetupError(message: "the gateway folder \(inst.gateway) lies inside \(name) \(place); "
+                             + "its signing key must not stay on the portal host: give --gateway-dir a folder outside it")
+        }
+        if FileSystem.exists(inst.gateway), !((try? FileManager.default.contentsOfDirectory(atPath: inst.gateway)) ?? []).isEmpty {
+            throw SetupError(message: "the gateway folder \(inst.gateway) exists and is not empty; refusing to overwrite it (give --gateway-dir)")
+        }
+        let nginxUser = try options.nginxUser.map(NginxUser.lookUp)
         guard let url = URL(string: options.portalURL), let scheme = url.scheme, ["http", "https"].contains(scheme),
               let host = url.host, !host.isEmpty else {
             throw SetupError(message: "--portal-url \(options.portalURL) is not an http(s) URL")
@@ -64,17 +95,23 @@ public enum Setup {
             }
         }
 
-        let spool = options.spool.map(absolute) ?? inst.path("spool")
-        let www = options.www.map(absolute) ?? inst.path("www")
         // A setup that fails half-way removes what it made, so that it can simply be run
         // again (it refuses to overwrite an installation, even a partial one).
         let rootExisted = FileSystem.exists(root)
-        let ours = [inst.config, inst.keys, inst.gateway, inst.state, inst.logs, inst.nginxConfig]
+        let gatewayExisted = FileSystem.exists(inst.gateway)
+        let ours = [inst.config, inst.keys, inst.state, inst.logs, inst.run, inst.nginxConfig]
             + [spool, www].filter { $0.hasPrefix(root + "/") && !FileSystem.exists($0) }
         do {
             return try create(inst, options: options, spool: spool, www: www, recipient: recipient, sender: sender,
-                              givenGatewayCert: givenGatewayCert)
+                              givenGatewayCert: givenGatewayCert, nginxUser: nginxUser)
         } catch {
+            if gatewayExisted {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: inst.gateway)) ?? [] {
+                    try? FileManager.default.removeItem(atPath: (inst.gateway as NSString).appendingPathComponent(name))
+                }
+            } else {
+                try? FileManager.default.removeItem(atPath: inst.gateway)
+            }
             if rootExisted {
                 for path in ours { try? FileManager.default.removeItem(atPath: path) }
             } else {
@@ -85,14 +122,18 @@ public enum Setup {
     }
 
     private static func create(_ inst: Installation, options: SetupOptions, spool: String, www: String,
-                               recipient: String, sender: String, givenGatewayCert: Certificate?) throws -> Installation {
+                               recipient: String, sender: String, givenGatewayCert: Certificate?,
+                               nginxUser: NginxUser?) throws -> Installation {
         let root = inst.root
         try FileSystem.makeDirectory(root, mode: 0o755)
         try FileSystem.makeDirectory(inst.keys, mode: 0o700)
         try FileSystem.makeDirectory(inst.gateway, mode: 0o700)
+        guard chmod(inst.gateway, 0o700) == 0 else { throw FileSystemError(path: inst.gateway, operation: "chmod", errno: errno) }
         try FileSystem.makeDirectory(inst.state, mode: 0o700)
         try FileSystem.makeDirectory(inst.logs, mode: 0o750)
+        try FileSystem.makeDirectory(inst.run, mode: 0o700)
         try FileSystem.makeDirectory(www, mode: 0o755)
+        try nginxUser?.hand(logs: inst.logs, run: inst.run)
         try SpoolDirectory(root: spool).ensureLayout()
 
         // The webmail-recipient pair: the portal decrypts with it; the gateway encrypts to it.
@@ -101,7 +142,7 @@ public enum Setup {
             key: tunnelKey, profile: .init(commonName: "spoolrun tunnel recipient", email: recipient, purpose: .encryption))
         try FileSystem.writeAtomically(tunnelKey.pkcs8PEM, to: inst.path("keys/tunnel-recipient.key"), mode: 0o600)
         try FileSystem.writeAtomically(tunnelCert.pem, to: inst.path("keys/tunnel-recipient.crt"), mode: 0o644)
-        try FileSystem.writeAtomically(tunnelCert.pem, to: inst.path("gateway/tunnel-recipient.crt"), mode: 0o644)
+        try FileSystem.writeAtomically(tunnelCert.pem, to: inst.gatewayFile("tunnel-recipient.crt"), mode: 0o644)
 
         // The webmail-sender pair: made here unless the gateway already has one.
         let gatewayCert: Certificate
@@ -111,8 +152,8 @@ public enum Setup {
             let key = try PrivateKey.generate(.rsa2048)
             gatewayCert = try CertificateFactory.selfSigned(
                 key: key, profile: .init(commonName: "spoolrun gateway sender", email: sender, purpose: .signing))
-            try FileSystem.writeAtomically(key.pkcs8PEM, to: inst.path("gateway/gateway-sender.key"), mode: 0o600)
-            try FileSystem.writeAtomically(gatewayCert.pem, to: inst.path("gateway/gateway-sender.crt"), mode: 0o644)
+            try FileSystem.writeAtomically(key.pkcs8PEM, to: inst.gatewayFile("gateway-sender.key"), mode: 0o600)
+            try FileSystem.writeAtomically(gatewayCert.pem, to: inst.gatewayFile("gateway-sender.crt"), mode: 0o644)
         }
         try FileSystem.writeAtomically(gatewayCert.pem, to: inst.path("keys/gateway-sender.crt"), mode: 0o644)
         _ = try OutboxKey.loadOrCreate(path: inst.path("keys/outbox.key"))

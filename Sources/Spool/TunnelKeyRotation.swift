@@ -1,7 +1,7 @@
 // `spoolrun setup --rotate --dir D` (issue 6): a new tunnel-recipient pair next to the old
 // one. The new pair goes first in tunnel.recipient_keys (every pair listed decrypts), and
-// the gateway's copy of the recipient certificate (D/gateway/tunnel-recipient.crt) becomes
-// the new one, so new tunnel mail is encrypted to it while mail already on its way, and the
+// the gateway's copy of the recipient certificate (tunnel-recipient.crt in the gateway
+// folder, if it is still on this host) becomes the new one, so new tunnel mail is encrypted to it while mail already on its way, and the
 // archive, still open with the old key. docs/operations.md has the steps.
 import Foundation
 import Crypto
@@ -10,11 +10,18 @@ public enum TunnelKeyRotation {
     public struct Result: Sendable {
         public let key: String
         public let cert: String
-        public let gatewayCert: String
+        /// nil when the gateway folder is no longer on this host: give `cert` to the gateway.
+        public let gatewayCert: String?
     }
 
-    public static func rotate(directory: String) throws -> Result {
-        let inst = Installation(root: Setup.absolute(directory))
+    /// `gatewayDir`: the gateway folder setup wrote (default D-gateway, or D/gateway from an
+    /// older setup), if it is still here.
+    public static func rotate(directory: String, gatewayDir: String? = nil) throws -> Result {
+        let root = Setup.absolute(directory)
+        let inst = Installation(root: root, gateway: gatewayDir.map(Setup.absolute))
+        if let gatewayDir, !FileSystem.exists(inst.gateway) {
+            throw SetupError(message: "--gateway-dir \(gatewayDir) does not exist")
+        }
         let config = try SpoolrunConfig.load(path: inst.config)
         let text = try String(contentsOfFile: inst.config, encoding: .utf8)
         var lines = text.components(separatedBy: "\n")
@@ -41,8 +48,9 @@ public enum TunnelKeyRotation {
             throw SetupError(message: "the rotated configuration did not load (\(error)); \(inst.config) is as it was")
         }
         // Only now that the portal decrypts with either key does the gateway switch.
-        let gatewayCert = (inst.gateway as NSString).appendingPathComponent("tunnel-recipient.crt")
-        try FileSystem.writeAtomically(cert.pem, to: gatewayCert, mode: 0o644)
+        let folder = [inst.gateway, inst.legacyGateway].first { FileSystem.exists($0) }
+        let gatewayCert = folder.map { ($0 as NSString).appendingPathComponent("tunnel-recipient.crt") }
+        if let gatewayCert { try FileSystem.writeAtomically(cert.pem, to: gatewayCert, mode: 0o644) }
         return Result(key: inst.path(keyName), cert: inst.path(certName), gatewayCert: gatewayCert)
     }
 }

@@ -15,7 +15,12 @@ extension Spoolrun {
             CLI.bootstrapLogging(level: quiet ? .warning : .info)
             try CLI.guarded {
                 let config = try options.load()
-                _ = try Sweep.standard(config: config, logger: Logger(label: "spoolrun")).run()
+                let logger = Logger(label: "spoolrun")
+                for key in StrayGatewayKeys.find(config: config) {
+                    logger.warning("a gateway private key is inside the installation: it lets anyone put mail into any mailbox; move it to the gateway and delete it here",
+                                   metadata: ["file": "\(key)"])
+                }
+                _ = try Sweep.standard(config: config, logger: logger).run()
             }
         }
     }

@@ -71,7 +71,7 @@ final class ConfigAndKeyTests: XCTestCase {
 
     func testWrapRefusesAGatewayKeyReadableByOthers() throws {
         let inst = try TestInstallation()
-        let key = inst.root.appending(path: "gateway/gateway-sender.key")
+        let key = inst.gateway.appending(path: "gateway-sender.key")
         XCTAssertEqual(chmod(key, 0o644), 0)
         let r = try Shell.run(Paths.spoolrun, ["wrap", "--config", inst.gatewayConfig, "--to", "bob@ext.test"],
                               stdin: TestInstallation.sampleOriginal)

@@ -173,7 +173,7 @@ final class DeploymentTests: XCTestCase {
         XCTAssertEqual(nexts.count, 2, calendar)
         let site = try String(contentsOfFile: repo.appending(path: "deploy/nginx/spoolrun.conf"), encoding: .utf8)
         XCTAssertTrue(site.contains("root /var/lib/spoolrun/www;"), "the nginx site serves the web root the unit writes")
-        XCTAssertTrue(site.contains("access_log /var/log/spoolrun/receipts.log spoolrun_receipt;"))
+        XCTAssertTrue(site.contains("access_log /var/log/spoolrun/receipts.log spoolrun_receipt if=$spoolrun_receipt_answered;"))
         let logrotate = try String(contentsOfFile: repo.appending(path: "deploy/logrotate/spoolrun"), encoding: .utf8)
         XCTAssertTrue(logrotate.contains("/var/log/spoolrun/receipts.log {"))
     }
@@ -357,7 +357,7 @@ final class DeploymentTests: XCTestCase {
         }
 
         // A tunnel message made by the installed `wrap` is accepted by the installed `run`.
-        let tunnel = try Shell.run(bin, ["wrap", "--config", inst + "/gateway/gateway.toml", "--to", "bob@ext.test"],
+        let tunnel = try Shell.run(bin, ["wrap", "--config", inst + "-gateway/gateway.toml", "--to", "bob@ext.test"],
                                    stdin: TestInstallation.sampleOriginal, environment: env, directory: cwd)
         XCTAssertEqual(tunnel.status, 0, tunnel.err)
         try tunnel.stdout.write(to: URL(fileURLWithPath: inst + "/spool/tmp/1700000000.install.portal"))

@@ -67,9 +67,9 @@ final class GatewayEndToEndTests: XCTestCase {
 
         // The gateway: OTP PDFs done by the portal, a partner domain with its own encryption,
         // one recipient who gets encrypted mail as an OTP PDF.
-        gatewayConfig = inst.appending(path: "gateway/gateway.toml")
-        try "# partners with S/MIME\n@partner.test\n".write(toFile: inst.appending(path: "gateway/direct.txt"), atomically: true, encoding: .utf8)
-        try "olga@ext.test\n".write(toFile: inst.appending(path: "gateway/otp.txt"), atomically: true, encoding: .utf8)
+        gatewayConfig = (inst + "-gateway").appending(path: "gateway.toml")
+        try "# partners with S/MIME\n@partner.test\n".write(toFile: (inst + "-gateway").appending(path: "direct.txt"), atomically: true, encoding: .utf8)
+        try "olga@ext.test\n".write(toFile: (inst + "-gateway").appending(path: "otp.txt"), atomically: true, encoding: .utf8)
         try setGatewaySendmail(smtp.sendmailCommand)
         var gw = try String(contentsOfFile: gatewayConfig, encoding: .utf8)
         for (from, to) in [("otp_enabled = false", "otp_enabled = true"),
@@ -116,7 +116,7 @@ final class GatewayEndToEndTests: XCTestCase {
                                        filterArgv: "\(bin)/spoolrun gateway filter --config \(gatewayConfig) -f ${sender} -- ${recipient}")
         postfix = server
         try setGatewaySendmail(try sendmail?(server) ?? server.reinjectCommand)
-        try Shell.check("chown", ["-R", "nobody:nogroup", inst.appending(path: "gateway")], timeout: 30)
+        try Shell.check("chown", ["-R", "nobody:nogroup", inst + "-gateway"], timeout: 30)
         return server
     }
 
@@ -204,7 +204,6 @@ final class GatewayEndToEndTests: XCTestCase {
     }
 
     private func startPortal() throws -> (WebDriver, String) {
-        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", inst.appending(path: "www")], timeout: 30) }
         let text = try String(contentsOfFile: inst.appending(path: "nginx.conf"), encoding: .utf8)
         let port = try XCTUnwrap(text.firstMatch(of: /listen 127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }, "nginx.conf listens on 127.0.0.1")
         let server = try NginxServer(root: inst, port: port)

@@ -69,11 +69,11 @@ final class GatewayFilterCommandTests: XCTestCase {
         }
         set("sendmail", "\"\(script)\"")
         if let direct {
-            try direct.write(toFile: inst.root.appending(path: "gateway/direct.txt"), atomically: true, encoding: .utf8)
+            try direct.write(toFile: inst.gateway.appending(path: "direct.txt"), atomically: true, encoding: .utf8)
             set("direct_recipients", "\"direct.txt\"")
         }
         if let otp {
-            try otp.write(toFile: inst.root.appending(path: "gateway/otp.txt"), atomically: true, encoding: .utf8)
+            try otp.write(toFile: inst.gateway.appending(path: "otp.txt"), atomically: true, encoding: .utf8)
             set("otp_recipients", "\"otp.txt\"")
         }
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) { set(key, value) }
@@ -99,7 +99,7 @@ final class GatewayFilterCommandTests: XCTestCase {
     }
 
     private var journalEntries: [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: inst.root.appending(path: "gateway/journal"))) ?? []
+        (try? FileManager.default.contentsOfDirectory(atPath: inst.gateway.appending(path: "journal"))) ?? []
     }
 
     // MARK: - 0
@@ -195,10 +195,10 @@ final class GatewayFilterCommandTests: XCTestCase {
         try configure(["direct_recipients": "\"absent.txt\""], direct: nil)
         let r = try filter(["--config", inst.gatewayConfig, "-f", Self.alice, "--", "bob@ext.test"], stdin: original)
         XCTAssertEqual(r.status, 75, r.err)
-        XCTAssertTrue(r.err.contains(inst.root.appending(path: "gateway/absent.txt")), r.err)
+        XCTAssertTrue(r.err.contains(inst.gateway.appending(path: "absent.txt")), r.err)
 
         // A directory where the file should be cannot be read either.
-        let asDirectory = inst.root.appending(path: "gateway/a-directory")
+        let asDirectory = inst.gateway.appending(path: "a-directory")
         try FileManager.default.createDirectory(atPath: asDirectory, withIntermediateDirectories: true)
         try configure(["direct_recipients": "\"a-directory\""], direct: nil)
         let d = try filter(["--config", inst.gatewayConfig, "-f", Self.alice, "--", "bob@ext.test"], stdin: original)

@@ -38,4 +38,26 @@ final class KeyRotationTests: XCTestCase {
         XCTAssertTrue(inst.names(in: "archive").contains("after-2"))
         XCTAssertEqual(inst.reasonCode("before-b"), "decrypt-failed", "only the old key opened that one")
     }
+
+    func testRotationUpdatesTheGatewayFolderBesideTheInstallationOrNamesTheCertificateWhenItIsGone() throws {
+        let inst = try TestInstallation()
+        let gatewayCopy = inst.gateway.appending(path: "tunnel-recipient.crt")
+        let before = try Data(contentsOf: URL(fileURLWithPath: gatewayCopy))
+        let first = try Shell.run(Paths.spoolrun, ["setup", "--rotate", "--dir", inst.root])
+        XCTAssertEqual(first.status, 0, first.err)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: gatewayCopy)), before, "the gateway folder's copy is the new certificate")
+        XCTAssertTrue(first.out.contains(gatewayCopy), first.out)
+
+        // Carried to the gateway and deleted here: the new certificate is named instead, and
+        // no gateway folder is made inside the installation.
+        try FileManager.default.removeItem(atPath: inst.gateway)
+        usleep(1_100_000)  // a rotation's files are named by the second
+        let second = try Shell.run(Paths.spoolrun, ["setup", "--rotate", "--dir", inst.root])
+        XCTAssertEqual(second.status, 0, second.err)
+        let newCert = try XCTUnwrap(second.out.firstMatch(of: /(\/\S+\/keys\/tunnel-recipient-\d+\.crt) is the new/).map { String($0.1) },
+                                    second.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: newCert))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: inst.gateway))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: inst.root.appending(path: "gateway")))
+    }
 }

@@ -113,7 +113,7 @@ final class NginxPolicyTests: XCTestCase {
         let etag = try XCTUnwrap(app["etag"])
         XCTAssertEqual(try head(server.base + "/assets/app.js", ["-H", "If-None-Match: \(etag)"]).status, 304)
         // A receipt is never cached.
-        let (rStatus, r) = try head(server.base + "/r/sometoken")
+        let (rStatus, r) = try head(server.base + "/r/some-token-AbCdEfGhIjK")
         XCTAssertEqual(rStatus, 204)
         XCTAssertEqual(r["cache-control"], "no-store")
         XCTAssertEqual(r["x-content-type-options"], "nosniff")
@@ -147,7 +147,7 @@ final class NginxPolicyTests: XCTestCase {
         let site = try String(contentsOfFile: Paths.repo.appending(path: "deploy/nginx/spoolrun.conf"), encoding: .utf8)
         let scratch = try TemporaryDirectory("spoolrun-tls")
         let d = scratch.file("nginx")
-        for sub in ["state", "logs"] {
+        for sub in ["run", "logs"] {
             try FileManager.default.createDirectory(atPath: d.appending(path: sub), withIntermediateDirectories: true)
         }
         try Shell.check("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -178,17 +178,17 @@ final class NginxPolicyTests: XCTestCase {
         let main = """
             daemon off;
             worker_processes 1;
-            pid \(d)/state/nginx.pid;
+            pid \(d)/run/nginx.pid;
             error_log \(d)/logs/nginx-error.log warn;
             events { worker_connections 64; }
             http {
                 include /etc/nginx/mime.types;
                 default_type application/octet-stream;
-                client_body_temp_path \(d)/state/body;
-                proxy_temp_path \(d)/state/proxy;
-                fastcgi_temp_path \(d)/state/fastcgi;
-                uwsgi_temp_path \(d)/state/uwsgi;
-                scgi_temp_path \(d)/state/scgi;
+                client_body_temp_path \(d)/run/body;
+                proxy_temp_path \(d)/run/proxy;
+                fastcgi_temp_path \(d)/run/fastcgi;
+                uwsgi_temp_path \(d)/run/uwsgi;
+                scgi_temp_path \(d)/run/scgi;
                 include \(d)/spoolrun.conf;
             }
 
@@ -196,9 +196,12 @@ final class NginxPolicyTests: XCTestCase {
         try Data(main.utf8).write(to: URL(fileURLWithPath: d.appending(path: "nginx.conf")))
         _ = chmod(d.appending(path: "tls.key"), 0o600)
 
-        let check = try NginxServer.configTest(root: d, extraOwned: [inst.root])
+        // As in production, nginx gets the web root to read and nothing else of the installation
+        // (its TLS key here too, which Debian's nginx reads as root before dropping privileges).
+        let www = [inst.root.appending(path: "www")], tlsKey = [d.appending(path: "tls.key")]
+        let check = try NginxServer.configTest(root: d, readable: www, owned: tlsKey)
         XCTAssertEqual(check.status, 0, "nginx -t must accept the production site: \(check.err)")
-        let server = try NginxServer(root: d, port: httpsPort, extraOwned: [inst.root], scheme: "https")
+        let server = try NginxServer(root: d, port: httpsPort, readable: www, owned: tlsKey, scheme: "https")
         servers.append(server)
 
         let (status, h) = try head(server.base + "/")
@@ -214,10 +217,11 @@ final class NginxPolicyTests: XCTestCase {
         XCTAssertEqual(o["cache-control"], "private, max-age=31536000, immutable")
         XCTAssertEqual(o["strict-transport-security"], "max-age=63072000; includeSubDomains")
         // Receipts land in the log the sweep reads.
-        XCTAssertEqual(try head(server.base + "/r/tls-token-1").status, 204)
+        XCTAssertEqual(try head(server.base + "/r/tls-token-1-AbCdEfGhIj").status, 204)
         var logged = false
         for _ in 0..<50 where !logged {
-            logged = ((try? String(contentsOfFile: d.appending(path: "logs/receipts.log"), encoding: .utf8)) ?? "").contains("/r/tls-token-1")
+            logged = ((try? String(contentsOfFile: d.appending(path: "logs/receipts.log"), encoding: .utf8)) ?? "")
+                .contains("/r/tls-token-1-AbCdEfGhIj")
             if !logged { usleep(100_000) }
         }
         XCTAssertTrue(logged, "the receipt must be logged")

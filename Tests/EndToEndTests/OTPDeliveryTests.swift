@@ -88,7 +88,7 @@ final class OTPDeliveryTests: XCTestCase {
     // MARK: - Helpers
 
     private func send(_ original: Data, to recipients: [String], passwords: [String: String], name: String) throws {
-        var args = ["wrap", "--config", inst.appending(path: "gateway/gateway.toml"), "--otp-pdf"]
+        var args = ["wrap", "--config", (inst + "-gateway").appending(path: "gateway.toml"), "--otp-pdf"]
         for r in recipients { args += ["--to", r] }
         for (a, p) in passwords { args += ["--password", "\(a)=\(p)"] }
         let tunnel = try Shell.check(Paths.spoolrun, args, stdin: original, timeout: 60).stdout
@@ -104,7 +104,6 @@ final class OTPDeliveryTests: XCTestCase {
     }
 
     private func startPortal() throws -> WebDriver {
-        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", inst.appending(path: "www")], timeout: 30) }
         let text = try String(contentsOfFile: inst.appending(path: "nginx.conf"), encoding: .utf8)
         let port = try XCTUnwrap(text.firstMatch(of: /listen 127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) }, "nginx.conf listens on 127.0.0.1")
         let server = try NginxServer(root: inst, port: port)

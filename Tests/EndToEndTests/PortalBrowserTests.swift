@@ -85,7 +85,7 @@ final class PortalBrowserTests: XCTestCase {
         try Shell.check(Paths.spoolrun, ["setup", "--dir", d, "--listen", "127.0.0.1:\(port)",
                                          "--recipient-address", "webmail@portal.test",
                                          "--sender-address", "webmail-sender@gateway.test"], timeout: 120)
-        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", d.appending(path: "gateway/gateway.toml"),
+        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", (d + "-gateway").appending(path: "gateway.toml"),
                                                       "--to", Self.bob, "--to", Self.carol,
                                                       "--password", "\(Self.bob)=\(Self.bobPassword)",
                                                       "--password", "\(Self.carol)=\(Self.carolPassword)"],
@@ -337,7 +337,7 @@ final class PortalBrowserTests: XCTestCase {
     private func deliverToBob(subject: String, body: String) throws {
         let original = Data(("From: Alice <alice@corp.example>\r\nTo: bob@ext.test\r\nSubject: \(subject)\r\n"
             + "Date: Wed, 25 Nov 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n" + body).utf8)
-        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", installation.appending(path: "gateway/gateway.toml"),
+        let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", (installation + "-gateway").appending(path: "gateway.toml"),
                                                       "--to", Self.bob], stdin: original, timeout: 60).stdout
         let name = "portal-\(UInt32.random(in: 1000...9999))"
         let tmp = installation.appending(path: "spool/tmp/\(name)")
@@ -345,7 +345,6 @@ final class PortalBrowserTests: XCTestCase {
         XCTAssertEqual(rename(tmp, installation.appending(path: "spool/new/\(name)")), 0)
         let sweep = try Shell.run(Paths.spoolrun, ["run", "--config", installation.appending(path: "spoolrun.toml")], timeout: 300)
         XCTAssertEqual(sweep.status, 0, sweep.err)
-        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", www], timeout: 30) }
     }
 
     /// The one mailbox that holds `count` messages (after `deliverToBob`, Bob's is the only

@@ -200,7 +200,6 @@ final class ReprocessTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("portal app files updated: 1"), r.out)
 
-        if geteuid() == 0 { try Shell.check("chown", ["-R", "nobody:nogroup", inst.root.appending(path: "www")], timeout: 30) }
         let nginx = try NginxServer(root: inst.root, port: port)
         defer { nginx.stop() }
         let b = try WebDriver(downloadDirectory: scratch.file("downloads"))

@@ -27,31 +27,31 @@ final class SetupTests: XCTestCase {
                      "gateway/gateway-sender.key", "gateway/gateway-sender.crt", "gateway/tunnel-recipient.crt",
                      "gateway/gateway.toml", "www/index.html"]
         for f in files {
-            XCTAssertEqual(SetupKit.fileType(d.appending(path: f)), S_IFREG, "setup must write D/\(f)")
+            XCTAssertEqual(SetupKit.fileType(SetupKit.at(d, f)), S_IFREG, "setup must write D/\(f)")
         }
-        let dirs = ["keys", "gateway", "spool", "spool/tmp", "spool/new", "spool/cur", "spool/archive",
-                    "spool/failed", "www", "state", "logs"]
+        let dirs = ["keys", "gateway/", "spool", "spool/tmp", "spool/new", "spool/cur", "spool/archive",
+                    "spool/failed", "www", "state", "logs", "run"]
         for dir in dirs {
-            XCTAssertEqual(SetupKit.fileType(d.appending(path: dir)), S_IFDIR, "setup must make D/\(dir)")
+            XCTAssertEqual(SetupKit.fileType(SetupKit.at(d, dir)), S_IFDIR, "setup must make D/\(dir)")
         }
 
         for key in ["keys/tunnel-recipient.key", "gateway/gateway-sender.key"] {
-            XCTAssertEqual(SetupKit.mode(d.appending(path: key)), 0o600, "D/\(key) must be mode 0600")
-            let check = try Shell.run("openssl", ["pkey", "-in", d.appending(path: key), "-noout"], timeout: 30)
+            XCTAssertEqual(SetupKit.mode(SetupKit.at(d, key)), 0o600, "D/\(key) must be mode 0600")
+            let check = try Shell.run("openssl", ["pkey", "-in", SetupKit.at(d, key), "-noout"], timeout: 30)
             XCTAssertEqual(check.status, 0, "D/\(key) must be a private key: \(check.err)")
         }
         XCTAssertEqual(SetupKit.mode(d.appending(path: "state")), 0o700, "D/state must be mode 0700")
         for cert in ["keys/tunnel-recipient.crt", "keys/gateway-sender.crt", "gateway/gateway-sender.crt",
                      "gateway/tunnel-recipient.crt"] {
-            let check = try Shell.run("openssl", ["x509", "-in", d.appending(path: cert), "-noout"], timeout: 30)
+            let check = try Shell.run("openssl", ["x509", "-in", SetupKit.at(d, cert), "-noout"], timeout: 30)
             XCTAssertEqual(check.status, 0, "D/\(cert) must be a certificate: \(check.err)")
-            XCTAssertEqual((SetupKit.mode(d.appending(path: cert)) ?? 0) & 0o022, 0, "D/\(cert) must not be writable by others")
+            XCTAssertEqual((SetupKit.mode(SetupKit.at(d, cert)) ?? 0) & 0o022, 0, "D/\(cert) must not be writable by others")
         }
         // The gateway gets the very certificates the portal uses.
         XCTAssertEqual(try SetupKit.contents(d.appending(path: "keys/tunnel-recipient.crt")),
-                       try SetupKit.contents(d.appending(path: "gateway/tunnel-recipient.crt")))
+                       try SetupKit.contents(SetupKit.at(d, "gateway/tunnel-recipient.crt")))
         XCTAssertEqual(try SetupKit.fingerprint(d.appending(path: "keys/gateway-sender.crt")),
-                       try SetupKit.fingerprint(d.appending(path: "gateway/gateway-sender.crt")))
+                       try SetupKit.fingerprint(SetupKit.at(d, "gateway/gateway-sender.crt")))
 
         // The config names the installation's own folders and the addresses given.
         let config = try String(contentsOfFile: d.appending(path: "spoolrun.toml"), encoding: .utf8)
@@ -85,12 +85,12 @@ final class SetupTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
 
         for tunnel in ["keys/tunnel-recipient.crt", "gateway/tunnel-recipient.crt"] {
-            let ext = try SetupKit.extensions(d.appending(path: tunnel))
+            let ext = try SetupKit.extensions(SetupKit.at(d, tunnel))
             XCTAssertTrue(ext["Key Usage", default: ""].contains("Key Encipherment"), "\(tunnel) keyUsage: \(ext)")
             XCTAssertTrue(ext["Extended Key Usage", default: ""].contains("E-mail Protection"), "\(tunnel) extendedKeyUsage: \(ext)")
         }
         for gateway in ["keys/gateway-sender.crt", "gateway/gateway-sender.crt"] {
-            let ext = try SetupKit.extensions(d.appending(path: gateway))
+            let ext = try SetupKit.extensions(SetupKit.at(d, gateway))
             XCTAssertTrue(ext["Key Usage", default: ""].contains("Digital Signature"), "\(gateway) keyUsage: \(ext)")
             XCTAssertTrue(ext["Key Usage", default: ""].contains("Non Repudiation"), "\(gateway) keyUsage: \(ext)")
             XCTAssertTrue(ext["Extended Key Usage", default: ""].contains("E-mail Protection"), "\(gateway) extendedKeyUsage: \(ext)")
@@ -109,7 +109,7 @@ final class SetupTests: XCTestCase {
                     "gateway/gateway-sender.key", "gateway/gateway-sender.crt", "gateway/tunnel-recipient.crt",
                     "gateway/gateway.toml", "spoolrun.toml", "nginx.conf"]
         var before: [String: Data] = [:]
-        for f in kept { before[f] = try SetupKit.contents(d.appending(path: f)) }
+        for f in kept { before[f] = try SetupKit.contents(SetupKit.at(d, f)) }
 
         let second = try SetupKit.setup(d, listen: "127.0.0.1:18081")
         XCTAssertNotEqual(second.status, 0, "a second setup into the same folder must fail")
@@ -118,7 +118,7 @@ final class SetupTests: XCTestCase {
                       "stderr must say why: \(second.err)")
         XCTAssertTrue(second.err.contains(d), "stderr should name the folder: \(second.err)")
         for f in kept {
-            XCTAssertEqual(try SetupKit.contents(d.appending(path: f)), before[f], "D/\(f) must be unchanged")
+            XCTAssertEqual(try SetupKit.contents(SetupKit.at(d, f)), before[f], "D/\(f) must be unchanged")
         }
         XCTAssertEqual(SetupKit.mode(d.appending(path: "keys/tunnel-recipient.key")), 0o600)
     }
@@ -133,10 +133,10 @@ final class SetupTests: XCTestCase {
         let pinned = d.appending(path: "keys/gateway-sender.crt")
         XCTAssertEqual(try SetupKit.fingerprint(pinned), try SetupKit.fingerprint(cert),
                        "D/keys/gateway-sender.crt must be the given certificate")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: d.appending(path: "gateway/gateway-sender.key")),
+        XCTAssertFalse(FileManager.default.fileExists(atPath: SetupKit.at(d, "gateway/gateway-sender.key")),
                        "with --gateway-cert, setup makes no gateway key")
         XCTAssertEqual(SetupKit.fileType(d.appending(path: "keys/tunnel-recipient.key")), S_IFREG)
-        XCTAssertEqual(SetupKit.fileType(d.appending(path: "gateway/tunnel-recipient.crt")), S_IFREG)
+        XCTAssertEqual(SetupKit.fileType(SetupKit.at(d, "gateway/tunnel-recipient.crt")), S_IFREG)
 
         // Trust follows the pin: a message signed with the given pair is accepted.
         let gatewayConfig = scratch.file("gateway.toml")
@@ -146,7 +146,7 @@ final class SetupTests: XCTestCase {
             webmail_sender = "\(SetupKit.sender)"
             sender_key = "\(key)"
             sender_cert = "\(cert)"
-            recipient_cert = "\(d.appending(path: "gateway/tunnel-recipient.crt"))"
+            recipient_cert = "\(SetupKit.at(d, "gateway/tunnel-recipient.crt"))"
 
             """.write(toFile: gatewayConfig, atomically: true, encoding: .utf8)
         let tunnel = try Shell.check(Paths.spoolrun, ["wrap", "--config", gatewayConfig, "--to", "bob@ext.test"],
@@ -208,7 +208,7 @@ final class SetupTests: XCTestCase {
         XCTAssertTrue(headers.contains("content-security-policy:"), "the response must carry a CSP: \(headers)")
 
         // A receipt: 204, logged where the sweep reads it.
-        let token = "rcpt-\(UInt32.random(in: 100_000...999_999))-token"
+        let token = "rcpt-\(UInt32.random(in: 100_000...999_999))-token-abcd"  // token-shaped: 22 characters
         let receipt = try SetupKit.curl(["-o", "/dev/null", "-w", "%{http_code}", base + "/r/" + token]).out
         XCTAssertEqual(receipt, "204", "/r/TOKEN must answer 204")
         let receipts = d.appending(path: "logs/receipts.log")
@@ -232,6 +232,12 @@ final class SetupTests: XCTestCase {
 private enum SetupKit {
     static let recipient = "webmail@portal.test"
     static let sender = "webmail-sender@gateway.test"
+
+    /// A file setup writes: "gateway/NAME" is in the gateway folder beside D (D-gateway/NAME),
+    /// anything else inside D.
+    static func at(_ d: String, _ name: String) -> String {
+        name.hasPrefix("gateway/") ? d + "-" + name : d.appending(path: name)
+    }
 
     static func setup(_ dir: String, listen: String = "127.0.0.1:18080", extra: [String] = []) throws -> ProcessResult {
         try Shell.run(Paths.spoolrun, ["setup", "--dir", dir, "--recipient-address", recipient,
@@ -312,6 +318,7 @@ final class SetupFailureTests: XCTestCase {
         XCTAssertNotEqual(failed.status, 0)
         XCTAssertTrue(failed.err.contains(blocker), failed.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "the half-made installation is removed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "-gateway"), "and the gateway folder it made beside it")
         XCTAssertEqual(try String(contentsOfFile: blocker, encoding: .utf8), "x", "nothing outside it is touched")
 
         let again = try Shell.run(Paths.spoolrun, ["setup", "--dir", dir])

@@ -27,7 +27,7 @@ final class TunnelRecipeTests: XCTestCase {
             """.write(toFile: sendmail, atomically: true, encoding: .utf8)
         XCTAssertEqual(chmod(sendmail, 0o755), 0)
 
-        let gateway = inst.root.appending(path: "gateway")
+        let gateway = inst.gateway
         let environment = [
             "GATEWAY_KEY": gateway.appending(path: "gateway-sender.key"),
             "GATEWAY_CERT": gateway.appending(path: "gateway-sender.crt"),

@@ -91,6 +91,7 @@ final class ConfigTests: XCTestCase {
         let inst = try Setup.run(SetupOptions(directory: dir.file("inst")))
         let c = try SpoolrunConfig.load(path: inst.config)
         XCTAssertEqual(c.state, dir.file("inst/state"))
-        XCTAssertTrue(try GatewayConfig.load(path: inst.gatewayConfig).senderKey.hasSuffix("gateway/gateway-sender.key"))
+        XCTAssertEqual(try GatewayConfig.load(path: inst.gatewayConfig).senderKey, dir.file("inst-gateway/gateway-sender.key"),
+                       "the gateway's files go beside the installation, not into it")
     }
 }

@@ -12,6 +12,7 @@ final class DeploySiteTests: XCTestCase {
         let hsts = "add_header Strict-Transport-Security \"max-age=63072000; includeSubDomains\" always;"
         let expected = InstallationFiles.indent(
             InstallationFiles.portalLocations(www: "/var/lib/spoolrun/www", receiptLog: "/var/log/spoolrun/receipts.log",
+                                              accessLog: "/var/log/nginx/spoolrun-access.log",
                                               extraHeaders: [hsts]), 4)
         XCTAssertTrue(site.contains(expected), "the portal locations in deploy/nginx/spoolrun.conf differ from setup's; expected:\n\(expected)")
         XCTAssertTrue(site.contains(InstallationFiles.httpDirectives), "the http-level lines differ from setup's")

@@ -1,6 +1,7 @@
 // nginx started from the config `spoolrun setup` wrote (`nginx -p D -c D/nginx.conf`), as the
-// tests' real web server. As root it runs as `nobody` (through setpriv), so the config is
-// proven to work for an unprivileged user; the installation is handed to that user first.
+// tests' real web server. As root it runs as `nobody` (through setpriv), a user of its own as
+// in production: it is handed D/logs and D/run and nothing else, so the tests prove that
+// nginx works with only those and the world-readable web root (issue 15).
 // Stopping is bounded: SIGQUIT, then SIGTERM to the pid file's process, then SIGKILL.
 import Foundation
 
@@ -15,14 +16,18 @@ public final class NginxServer {
 
     public static var nginxPath: String? { Tools.which("nginx") }
 
-    /// The command prefix that runs nginx as `nobody` when we are root, else nothing.
-    /// `extraOwned` are paths outside `root` that nginx must read (e.g. a web root elsewhere).
-    public static func privilegePrefix(root: String, extraOwned: [String] = []) throws -> [String] {
+    /// The command prefix that runs nginx as `nobody` when we are root, else nothing. nobody
+    /// gets D/logs and D/run (made if missing) and `owned` (e.g. a TLS key, which production
+    /// nginx reads as root); `readable` are folders outside D it must reach (a web root
+    /// elsewhere): only their parents are made searchable, their own modes are left as they are.
+    public static func privilegePrefix(root: String, readable: [String] = [], owned: [String] = []) throws -> [String] {
         guard geteuid() == 0 else { return [] }
         guard let setpriv = Tools.which("setpriv") else { throw MissingTool("setpriv (util-linux)") }
-        try Shell.check("chown", ["-R", "nobody:nogroup", root] + extraOwned, timeout: 60)
+        let writable = [root.appending(path: "logs"), root.appending(path: "run")]
+        for dir in writable { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try Shell.check("chown", ["-R", "nobody:nogroup"] + writable + owned, timeout: 60)
         // Every parent must be searchable by nobody.
-        for path in [root] + extraOwned {
+        for path in [root] + readable {
             var dir = (path as NSString).deletingLastPathComponent
             while dir != "/" && !dir.isEmpty {
                 var st = stat()
@@ -34,21 +39,22 @@ public final class NginxServer {
     }
 
     /// `nginx -t` on the installation's config, as the user nginx will run as.
-    public static func configTest(root: String, extraOwned: [String] = []) throws -> ProcessResult {
+    public static func configTest(root: String, readable: [String] = [], owned: [String] = []) throws -> ProcessResult {
         guard let nginx = nginxPath else { throw MissingTool("nginx") }
-        let prefix = try privilegePrefix(root: root, extraOwned: extraOwned)
+        let prefix = try privilegePrefix(root: root, readable: readable, owned: owned)
         return try Shell.run(prefix.first ?? nginx, Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [nginx])
                              + ["-t", "-p", root, "-c", root.appending(path: "nginx.conf")], timeout: 60)
     }
 
     /// Starts nginx and waits (bounded, 10 s) until it answers `probe` with 200. With scheme
     /// "https", the probe accepts the test's self-signed certificate.
-    public init(root: String, port: Int, extraOwned: [String] = [], probe: String = "/", scheme: String = "http") throws {
+    public init(root: String, port: Int, readable: [String] = [], owned: [String] = [], probe: String = "/",
+                scheme: String = "http") throws {
         guard let nginx = Self.nginxPath else { throw MissingTool("nginx") }
         self.root = root
         self.port = port
         self.scheme = scheme
-        let prefix = try Self.privilegePrefix(root: root, extraOwned: extraOwned)
+        let prefix = try Self.privilegePrefix(root: root, readable: readable, owned: owned)
         outputPath = root.appending(path: "logs/nginx.out")
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
@@ -96,7 +102,7 @@ public final class NginxServer {
         guard process.isRunning else { try? outHandle.close(); return }
         kill(process.processIdentifier, SIGQUIT)
         if !Self.wait(for: process, seconds: 10) {
-            if let text = try? String(contentsOfFile: root.appending(path: "state/nginx.pid"), encoding: .utf8),
+            if let text = try? String(contentsOfFile: root.appending(path: "run/nginx.pid"), encoding: .utf8),
                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1 {
                 kill(pid, SIGTERM)
             }

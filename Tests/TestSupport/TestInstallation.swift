@@ -20,7 +20,9 @@ public final class TestInstallation {
     }
 
     public var config: String { root.appending(path: "spoolrun.toml") }
-    public var gatewayConfig: String { root.appending(path: "gateway/gateway.toml") }
+    /// The gateway's files: setup writes them beside the installation (D-gateway), not in it.
+    public var gateway: String { root + "-gateway" }
+    public var gatewayConfig: String { gateway.appending(path: "gateway.toml") }
     public var tunnelCert: String { root.appending(path: "keys/tunnel-recipient.crt") }
     public var spool: String { root.appending(path: "spool") }
     public func spool(_ sub: String) -> String { spool.appending(path: sub) }
