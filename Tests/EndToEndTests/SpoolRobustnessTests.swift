@@ -15,6 +15,9 @@ final class SpoolRobustnessTests: XCTestCase {
         try inst.deliver(tunnel, name: "waiting")
 
         let lockFile = inst.root.appending(path: "state/sweep.lock")
+        // The lock file as a sweep makes it (0600): flock(1) would create it with the umask's
+        // mode, which the state folder's privacy check refuses (issue 15).
+        XCTAssertTrue(FileManager.default.createFile(atPath: lockFile, contents: nil, attributes: [.posixPermissions: 0o600]))
         // `flock -F` execs sleep in place, so the process we start is the one that holds the
         // lock, and terminating it releases the lock.
         let holder = Process()
