@@ -191,13 +191,15 @@ final class OTPDeliveryTests: XCTestCase {
         var shown = try shownPasswords(b, expecting: 2)
         // Copying: either the clipboard took it, or the password is selected for a manual copy.
         try b.click(try XCTUnwrap(try b.findAll("#entries .entry").first))
-        let password = try b.waitFor("#otp-password", attempts: 300)
-        XCTAssertTrue(try b.poll(attempts: 300) { !(try b.text(password)).isEmpty })
+        // Found again at each look: the view may be drawn anew while the message opens (a
+        // held element reference then goes stale).
+        _ = try b.waitFor("#otp-password", attempts: 300)
+        XCTAssertTrue(try b.poll(attempts: 300) { !((try? b.text(try b.waitFor("#otp-password"))) ?? "").isEmpty })
         try b.click(try b.waitFor("#otp-copy"))
         XCTAssertTrue(try b.poll(attempts: 50) {
             let status = try b.text(try XCTUnwrap(try b.find("#status")))
             let selected = try b.execute("return String(getSelection())") as? String ?? ""
-            let value = try b.text(password)
+            let value = (try? b.text(try b.waitFor("#otp-password"))) ?? ""
             return status == "Password copied." || selected == value
         }, "the copy button copies the password or selects it")
         try b.click(try XCTUnwrap(try b.find("#sign-out")))

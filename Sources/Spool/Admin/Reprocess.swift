@@ -110,16 +110,11 @@ public struct Reprocess {
                                 mode: .reprocess(only: only, notifyRound: options.notify ? Int(clock().timeIntervalSince1970) : nil))
 
         // Messages taken in by one sweep share their received time, which their deliveries
-        // keep (the inbox order): they are rendered together, in batches.
-        var groups: [[MessageRecord]] = []
-        for r in records {
-            if let last = groups.last?.last, last.receivedAt == r.receivedAt, groups[groups.count - 1].count < config.batchSize {
-                groups[groups.count - 1].append(r)
-            } else {
-                groups.append([r])
-            }
-        }
+        // keep (the inbox order): they are rendered together, in batches as a sweep's.
+        let groups = Batching.batches(records, maxCount: config.batchSize, maxBytes: config.batchBytes, size: \.size,
+                                      together: { $0.receivedAt == $1.receivedAt })
         var done = 0
+        let services = SweepServices()  // built once for every group
         for group in groups {
             var items: [BatchItem] = []
             for r in group {
@@ -159,7 +154,7 @@ public struct Reprocess {
             }
             let before = try store.deliveries(messageIDs: ids)
             var writes = BatchWrites()
-            let context = SweepContext(config: config, spool: spool, store: store, now: receivedAt, logger: logger)
+            let context = SweepContext(config: config, spool: spool, store: store, now: receivedAt, logger: logger, services: services)
             try stage.run(&items, writes: &writes, context: context)
             for item in items {
                 if case .rejected(let r) = item.outcome {

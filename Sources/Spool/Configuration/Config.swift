@@ -23,6 +23,9 @@ public struct SpoolrunConfig: Sendable {
     // [limits]
     public var maxMessageBytes: Int
     public var batchSize: Int
+    /// A batch also closes before it would hold more bytes of tunnel files than this (a
+    /// batch's parsed messages are in memory together; a larger file is a batch of its own).
+    public var batchBytes: Int = 64 * 1_048_576
     public var workers: Int
     // [portal]
     public var portalURL: String
@@ -100,6 +103,7 @@ public struct SpoolrunConfig: Sendable {
         let limits = try root.section("limits")
         let maxMB = try limits?.int("max_message_mb", range: 1...2048) ?? 50
         let batch = try limits?.int("batch_size", range: 1...100_000) ?? 256
+        let batchMB = try limits?.int("batch_mb", range: 1...65_536) ?? 64
         let workers = try limits?.int("workers", range: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
         try limits?.finish()
 
@@ -155,6 +159,7 @@ public struct SpoolrunConfig: Sendable {
             retentionDays: retention, quotaMB: quota, archiveDays: archiveDays, mailFrom: from, sendmail: sendmail, outboxKey: outboxKey,
             mailFromName: fromName, templates: templates, giveUpAfter: TimeInterval(giveUp), mailTimeout: TimeInterval(timeout),
             metricsTextfile: metricsTextfile)
+        config.batchBytes = batchMB * 1_048_576
         config.failedDays = failedDays
         config.failedMaxBytes = failedMaxMB * 1_048_576
         config.maxAttempts = maxAttempts

@@ -27,6 +27,8 @@ public struct SpoolDirectory: Sendable {
         public var messages: [String]
         /// Entries that are not regular files, with what they are; they stay where they are.
         public var ignored: [(name: String, kind: String)]
+        /// Each message's size when listed, for batching by bytes.
+        public var sizes: [String: Int] = [:]
     }
 
     /// Lists new/ without following anything.
@@ -37,6 +39,7 @@ public struct SpoolDirectory: Sendable {
         defer { closedir(dir) }
         var messages: [String] = []
         var ignored: [(String, String)] = []
+        var sizes: [String: Int] = [:]
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
@@ -45,7 +48,9 @@ public struct SpoolDirectory: Sendable {
             var st = stat()
             guard lstat((new as NSString).appendingPathComponent(name), &st) == 0 else { continue }
             switch st.st_mode & S_IFMT {
-            case S_IFREG: messages.append(name)
+            case S_IFREG:
+                messages.append(name)
+                sizes[name] = Int(st.st_size)
             case S_IFLNK: ignored.append((name, "symbolic link"))
             case S_IFDIR: ignored.append((name, "directory"))
             case S_IFIFO: ignored.append((name, "FIFO"))
@@ -54,7 +59,7 @@ public struct SpoolDirectory: Sendable {
         }
         messages.sort()
         if messages.count > limit { messages.removeLast(messages.count - limit) }
-        return Listing(messages: messages, ignored: ignored)
+        return Listing(messages: messages, ignored: ignored, sizes: sizes)
     }
 
     public enum ReadOutcome: Sendable {

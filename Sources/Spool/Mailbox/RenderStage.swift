@@ -1,7 +1,8 @@
-// Step "render" of the sweep (DESIGN §1, §5): each accepted message is parsed once and
-// sanitized once, then sealed into the mailbox of each of its recipients under www/m/.
-// First contact happens here (FirstContact); a generated password is queued as a sealed
-// password notice in the same transaction. Message ids derive from the envelope id and the
+// Step "render" of the sweep (DESIGN §1, §5), in named phases: parse (each accepted message
+// parsed and sanitized once; one that cannot be read is refused here), introduce (first
+// contact, only for what parsed; a generated password is queued as a sealed password notice
+// in the batch's transaction), seal (into each recipient's mailbox under www/m/), compose
+// (the notification or OTP-PDF mail), index. Message ids derive from the envelope id and the
 // address, so rendering a message again leaves the same set of files.
 import Foundation
 import Crypto
@@ -29,184 +30,248 @@ public struct RenderStage: BatchStage {
     }
 
     public func run(_ items: inout [BatchItem], writes: inout BatchWrites, context: SweepContext) throws {
-        var accepted = items.indices.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
-        guard !accepted.isEmpty else { return }
-        let www = PortalFiles(root: context.config.www)
-        let salt = try context.store.installationSalt()
-        try www.writeParameters(installationSalt: salt)
-        let outboxKey = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
-        let composer = try MailComposer(config: context.config, key: outboxKey)
-        let receipts = try ReceiptTokens(key: outboxKey)
-        if mode == .sweep {
-            try holdOverQuota(&items, accepted: accepted, writes: &writes, composer: composer, context: context)
-            accepted = accepted.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
-            guard !accepted.isEmpty else { return }
-        }
-        var addresses: [String] = []
-        for i in accepted { if case .accepted(let a) = items[i].outcome { addresses += a.envelope.recipients } }
-        var recipients = try context.store.recipients(Array(Set(addresses)))
+        guard !Self.accepted(items).isEmpty else { return }
+        let services = try context.services.mailbox(config: context.config, store: context.store)
+        if mode == .sweep { try holdOverQuota(&items, accepted: Self.accepted(items), writes: &writes, composer: services.composer, context: context) }
+        var messages = try parse(&items, context: context)
+        guard !messages.isEmpty else { return }
+        var recipients = try context.store.recipients(Array(Set(messages.flatMap { $0.envelope.recipients })))
         // What was taken out of a mailbox (recall, expiry, recipient delete) is never
         // rendered into it again, nor into a mailbox made later for the same address.
-        var envelopeIDs: [String] = []
-        for i in accepted { if case .accepted(let a) = items[i].outcome { envelopeIDs.append(a.envelope.id) } }
-        let gone = try context.store.tombstones(envelopeIDs: envelopeIDs)
-        let firstContact = FirstContact(www: www, installationSalt: salt, iterations: loginIterations)
-
-        // First contact, one address at a time (each costs one PBKDF2 run, by design).
-        // Reprocessing never meets anyone: a recipient it does not know (deleted) is left out.
-        var introduced: [String: (envelopeID: String, bundleFile: String)] = [:]
-        var refused: Set<String> = []
-        for i in accepted where mode == .sweep {
-            guard case .accepted(let tunnel) = items[i].outcome else { continue }
-            for address in tunnel.envelope.recipients
-            where recipients[address] == nil && !gone.contains(StateStore.tombstoneKey(envelopeID: tunnel.envelope.id, address: address)) {
-                let contact: FirstContact.Result
-                // A first contact that fails for this message alone is its outcome (issue 15).
-                do { contact = try firstContact.register(address, password: tunnel.envelope.passwords[address], now: context.now) }
-                catch where !SweepFault.isInstallationFault(error) {
-                    items[i].outcome = Self.outcome(failing: error)
-                    refused.insert(tunnel.envelope.id)
-                    break
-                }
-                recipients[address] = contact.recipient
-                writes.recipients.append(contact.recipient)
-                introduced[address] = (tunnel.envelope.id, contact.bundleFile)
-                if let password = contact.generatedPassword {
-                    writes.outbox.append(try composer.passwordNotice(envelope: tunnel.envelope, recipient: address,
-                                                                     password: password, now: context.now))
-                }
-            }
+        let gone = try context.store.tombstones(envelopeIDs: messages.map(\.envelope.id))
+        if mode == .sweep {
+            try introduce(&messages, items: &items, recipients: &recipients, gone: gone, writes: &writes,
+                          services: services, context: context)
         }
-        accepted = accepted.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
+        let touched = try sealAndCompose(messages, items: &items, recipients: recipients, gone: gone, writes: &writes,
+                                         services: services, context: context)
+        try index(touched, writes: writes, services: services, context: context)
+    }
 
-        let writer = MailboxWriter(www: www, digestKey: try outboxKey.derived("render-digest"))
-        let known = recipients
-        let now = context.now
-        // Each worker takes its message's original (tens of MB for a large message) out of the
-        // batch, and it is let go once sealed: the rest of the sweep needs only the envelope.
+    /// The batch's accepted items, by index.
+    private static func accepted(_ items: [BatchItem]) -> [Int] {
+        items.indices.filter { if case .accepted = items[$0].outcome { return true } else { return false } }
+    }
+
+    /// One accepted message between the phases: parsed once, its original let go with it.
+    private struct Parsed {
+        let item: Int
+        let envelope: TunnelEnvelope
+        let rendered: RenderedMessage
+    }
+
+    // MARK: - parse
+
+    /// Parses and sanitizes every accepted message, on all cores. A message that cannot be
+    /// read becomes a malformed-mime rejection here, before anyone is met for it. Each worker
+    /// takes its message's original out of the batch (tens of MB for a large message): from
+    /// here on the batch item keeps only the envelope.
+    private func parse(_ items: inout [BatchItem], context: SweepContext) throws -> [Parsed] {
+        let accepted = Self.accepted(items)
         let originals = Handover<AcceptedTunnel>(accepted.map { i in
             guard case .accepted(let tunnel) = items[i].outcome else { preconditionFailure("filtered as accepted") }
             items[i].outcome = .accepted(tunnel.withoutOriginal())
             return tunnel
         })
-        let snapshot = items
-        var ids: [String] = []
-        for i in accepted { if case .accepted(let t) = items[i].outcome { ids += t.envelope.recipients.map { MailboxWriter.messageID(envelopeID: t.envelope.id, address: $0) } } }
+        let results: [Result<RenderedMessage, Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
+            Result {
+                try FaultPoint.reach("render")
+                return try RenderedMessage(originals.take(n))
+            }
+        }
+        var parsed: [Parsed] = []
+        for (n, result) in results.enumerated() {
+            let i = accepted[n]
+            guard case .accepted(let tunnel) = items[i].outcome else { continue }
+            switch result {
+            case .success(let rendered):
+                parsed.append(Parsed(item: i, envelope: tunnel.envelope, rendered: rendered))
+            case .failure(let error as MIMEError):
+                items[i].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
+            case .failure(let error) where SweepFault.isInstallationFault(error):
+                throw error
+            case .failure(let error):
+                items[i].outcome = Self.outcome(failing: error)
+            }
+        }
+        return parsed
+    }
+
+    // MARK: - introduce
+
+    /// First contact for the recipients of the messages that parsed, one address at a time
+    /// (each costs one PBKDF2 run, by design); a generated password is queued as a password
+    /// notice. A message whose first contact fails keeps none of its own (their key bundles
+    /// go at once) and leaves the batch with its outcome; recipients it shares with other
+    /// messages stay met. Reprocessing never meets anyone: a recipient it does not know
+    /// (deleted) is left out.
+    private func introduce(_ messages: inout [Parsed], items: inout [BatchItem], recipients: inout [String: RecipientRecord],
+                           gone: Set<String>, writes: inout BatchWrites, services: MailboxServices,
+                           context: SweepContext) throws {
+        let firstContact = FirstContact(www: services.www, installationSalt: services.installationSalt, iterations: loginIterations)
+        var kept: [Parsed] = []
+        for message in messages {
+            let envelope = message.envelope
+            var met: [(contact: FirstContact.Result, notice: OutboxEntry?)] = []
+            do {
+                for address in envelope.recipients
+                where recipients[address] == nil && !gone.contains(StateStore.tombstoneKey(envelopeID: envelope.id, address: address)) {
+                    let contact = try firstContact.register(address, password: envelope.passwords[address], now: context.now)
+                    met.append((contact, try contact.generatedPassword.map {
+                        try services.composer.passwordNotice(envelope: envelope, recipient: address, password: $0, now: context.now)
+                    }))
+                    recipients[address] = contact.recipient
+                }
+            } catch where !SweepFault.isInstallationFault(error) {
+                for m in met {
+                    unlink(m.contact.bundleFile)
+                    recipients[m.contact.recipient.address] = nil
+                }
+                items[message.item].outcome = Self.outcome(failing: error)
+                continue
+            }
+            for m in met {
+                writes.recipients.append(m.contact.recipient)
+                if let notice = m.notice { writes.outbox.append(notice) }
+            }
+            kept.append(message)
+        }
+        messages = kept
+    }
+
+    // MARK: - seal and compose
+
+    /// Per message, on all cores: seal it into each recipient's mailbox (seal), then the mail
+    /// that tells them (compose). Returns the mailboxes whose content changed.
+    private func sealAndCompose(_ messages: [Parsed], items: inout [BatchItem], recipients: [String: RecipientRecord],
+                                gone: Set<String>, writes: inout BatchWrites, services: MailboxServices,
+                                context: SweepContext) throws -> Set<String> {
+        let ids = messages.flatMap { m in m.envelope.recipients.map { MailboxWriter.messageID(envelopeID: m.envelope.id, address: $0) } }
         let previous = try context.store.deliveries(messageIDs: ids)
         let only: String?, mailRound: Int?
         switch mode {
         case .sweep: (only, mailRound) = (nil, 0)
         case .reprocess(let o, let round): (only, mailRound) = (o, round)
         }
-        let wantsReceipts = context.config.readReceipts
-        let firstContacts = Set(writes.recipients.map(\.address))
-        // Rendering, sealing and composing each recipient's mail, per message on all cores.
-        let otpPasswords = try OTPPasswords(key: outboxKey)
-        let portalCopy = context.config.otpPortalCopy
-        let results: [Result<([DeliveryRecord], [OutboxEntry], Set<String>), Error>] = Parallel.map(accepted.count, workers: context.config.workers) { n in
-            Result {
-                try FaultPoint.reach("render")
-                let tunnel = originals.take(n)
-                let envelope = tunnel.envelope
-                let addresses = envelope.recipients.filter {
-                    known[$0] != nil && (only == nil || $0 == only)
-                        && !gone.contains(StateStore.tombstoneKey(envelopeID: envelope.id, address: $0))
-                }
-                var rendered: RenderedMessage? = try RenderedMessage(consume tunnel)
-                let summary = rendered!.summary
-                // OTP mode: each recipient's password, shown in their mailbox, opens their PDF.
-                var pdfDocument = rendered!.pdf
-                let credentials = try pdfDocument.map { _ in
-                    try addresses.map { try otpPasswords.credentials(envelopeID: envelope.id, address: $0) }
-                }
-                let written = try addresses.enumerated().map { n, address in
-                    let recipient = known[address]!
-                    let messageID = MailboxWriter.messageID(envelopeID: envelope.id, address: address)
-                    let receipt = wantsReceipts && envelope.readReceipt
-                        ? try receipts.receipt(for: recipient, messageID: messageID,
-                                               context: summary.receiptContext(envelope: envelope, recipient: address))
-                        : nil
-                    let otp = credentials.map {
-                        MessageDocument.OTP(passwordID: $0[n].passwordID, password: $0[n].password,
-                                            file: Self.pdfFileName($0[n]), portalCopy: portalCopy)
+        let plan = SealPlan(now: context.now, wantsReceipts: context.config.readReceipts, portalCopy: context.config.otpPortalCopy,
+                            firstContacts: Set(writes.recipients.map(\.address)), previous: previous, services: services)
+        let rendered = Handover<RenderedMessage>(messages.map(\.rendered))
+        let envelopes = messages.map(\.envelope)
+        let results: [Result<(deliveries: [DeliveryRecord], changed: Set<String>, mail: [OutboxEntry]), Error>] =
+            Parallel.map(messages.count, workers: context.config.workers) { n in
+                Result {
+                    let envelope = envelopes[n]
+                    let addresses = envelope.recipients.filter {
+                        recipients[$0] != nil && (only == nil || $0 == only)
+                            && !gone.contains(StateStore.tombstoneKey(envelopeID: envelope.id, address: $0))
                     }
-                    return try writer.write(rendered!, for: recipient, envelopeID: envelope.id, receivedAt: now,
-                                            receipt: receipt, otp: otp, previous: previous[messageID])
+                    var message: RenderedMessage? = rendered.take(n)
+                    let sealed = try Self.seal(message!, envelope: envelope, to: addresses.map { recipients[$0]! }, plan: plan)
+                    // Reprocessing mails nothing unless asked to.
+                    guard let round = mailRound else { return (sealed.deliveries, sealed.changed, []) }
+                    let summary = message!.summary
+                    let pdf = message!.pdf
+                    message = nil  // a PDF may carry megabytes of attachments: only its document is kept
+                    return (sealed.deliveries, sealed.changed, try Self.compose(summary: summary, pdf: pdf, credentials: sealed.credentials,
+                                                                envelope: envelope, to: addresses, round: round, plan: plan))
                 }
-                let deliveries = written.map(\.record)
-                let changed = Set(written.filter(\.changed).map(\.record.mailboxID))
-                // Reprocessing mails nothing unless asked to.
-                guard let round = mailRound else { return (deliveries, [], changed) }
-                let sender = (name: summary.fromName, address: summary.fromAddress ?? envelope.sender)
-                guard pdfDocument != nil, let credentials else {
-                    // Each recipient learns that a message waits; queued with the delivery itself.
-                    return (deliveries, try addresses.map {
-                        try composer.notification(envelope: envelope, recipient: $0, senderName: sender.name,
-                                                  senderAddress: sender.address, subject: summary.subject,
-                                                  firstContact: firstContacts.contains($0), round: round, now: now)
-                    }, changed)
-                }
-                // The PDF mail stands in for the notification: it names the password id and links to
-                // the portal, where the password is. One PDF per message, encrypted per recipient;
-                // what is no longer needed is let go first, as a PDF may carry megabytes of attachments.
-                rendered = nil
-                var pdf: [UInt8]? = try OTPPDF.render(pdfDocument!)
-                pdfDocument = nil
-                var mail: [OutboxEntry] = []
-                for (n, address) in addresses.enumerated() {
-                    let encrypted = try PDFEncryptor.encrypt(pdf!, password: credentials[n].password)
-                    if n == addresses.count - 1 { pdf = nil }
-                    mail.append(try composer.otpPDF(
-                        envelope: envelope, recipient: address, senderName: sender.name, senderAddress: sender.address,
-                        subject: summary.subject, passwordID: credentials[n].passwordID, pdf: consume encrypted,
-                        filename: Self.pdfFileName(credentials[n]), firstContact: firstContacts.contains(address), round: round,
-                        now: now))
-                }
-                return (deliveries, mail, changed)
             }
-        }
         var touched: Set<String> = []
         for (n, result) in results.enumerated() {
             switch result {
-            case .success(let (deliveries, notifications, changed)):
+            case .success(let (deliveries, changed, mail)):
                 writes.deliveries += deliveries
+                writes.outbox += mail
                 touched.formUnion(changed)
-                writes.outbox += notifications
             case .failure(let error as MIMEError):
-                items[accepted[n]].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
+                items[messages[n].item].outcome = .rejected(Rejection(.malformedMIME, "The original message cannot be read: \(error)."))
             // Only a fault of the installation fails the batch; any other error is this
             // message's alone (issue 15): tried again when it may pass, else refused.
             case .failure(let error) where SweepFault.isInstallationFault(error):
                 throw error
             case .failure(let error):
-                items[accepted[n]].outcome = Self.outcome(failing: error)
+                items[messages[n].item].outcome = Self.outcome(failing: error)
             }
         }
-        // A recipient met only through a message that was then refused is not kept: no
-        // record, no key bundle, no password notice for a message that never arrived.
-        for i in accepted {
-            guard case .accepted(let t) = snapshot[i].outcome else { continue }
-            switch items[i].outcome {
-            case .rejected, .retry: refused.insert(t.envelope.id)
-            default: break
+        return touched
+    }
+
+    /// What sealing and composing share across the batch's messages.
+    private struct SealPlan: Sendable {
+        let now: Date
+        let wantsReceipts: Bool
+        let portalCopy: Bool
+        let firstContacts: Set<String>
+        let previous: [String: DeliveryRecord]
+        let services: MailboxServices
+    }
+
+    /// seal: the message's objects, document and index entry, sealed into each recipient's
+    /// mailbox (MailboxWriter leaves a render that would come out the same as it is; the
+    /// mailboxes it wrote into are returned). In OTP mode each recipient's PDF password, shown
+    /// in their mailbox, is made here.
+    private static func seal(_ message: RenderedMessage, envelope: TunnelEnvelope, to recipients: [RecipientRecord],
+                             plan: SealPlan) throws -> (deliveries: [DeliveryRecord], changed: Set<String>, credentials: [OTPCredentials]?) {
+        let summary = message.summary
+        let credentials = try message.pdf.map { _ in
+            try recipients.map { try plan.services.otpPasswords.credentials(envelopeID: envelope.id, address: $0.address) }
+        }
+        let written = try recipients.enumerated().map { n, recipient in
+            let messageID = MailboxWriter.messageID(envelopeID: envelope.id, address: recipient.address)
+            let receipt = plan.wantsReceipts && envelope.readReceipt
+                ? try plan.services.receipts.receipt(for: recipient, messageID: messageID,
+                                                     context: summary.receiptContext(envelope: envelope, recipient: recipient.address))
+                : nil
+            let otp = credentials.map {
+                MessageDocument.OTP(passwordID: $0[n].passwordID, password: $0[n].password, file: pdfFileName($0[n]),
+                                    portalCopy: plan.portalCopy)
+            }
+            return try plan.services.writer.write(message, for: recipient, envelopeID: envelope.id, receivedAt: plan.now,
+                                                  receipt: receipt, otp: otp, previous: plan.previous[messageID])
+        }
+        return (written.map(\.record), Set(written.filter(\.changed).map(\.record.mailboxID)), credentials)
+    }
+
+    /// compose: each recipient learns that a message waits, queued with the delivery itself.
+    /// In OTP mode the PDF mail stands in for the notification: it names the password id and
+    /// links to the portal, where the password is; one PDF per message, encrypted per recipient.
+    private static func compose(summary: RenderedMessage.Summary, pdf document: PDFDocument?, credentials: [OTPCredentials]?,
+                                envelope: TunnelEnvelope, to addresses: [String], round: Int, plan: SealPlan) throws -> [OutboxEntry] {
+        let composer = plan.services.composer
+        let sender = (name: summary.fromName, address: summary.fromAddress ?? envelope.sender)
+        guard let document, let credentials else {
+            return try addresses.map {
+                try composer.notification(envelope: envelope, recipient: $0, senderName: sender.name,
+                                          senderAddress: sender.address, subject: summary.subject,
+                                          firstContact: plan.firstContacts.contains($0), round: round, now: plan.now)
             }
         }
-        let delivered = Set(writes.deliveries.map(\.address))
-        for (address, origin) in introduced where refused.contains(origin.envelopeID) && !delivered.contains(address) {
-            writes.recipients.removeAll { $0.address == address }
-            let notice = OutboxEntry.uid(.passwordNotice, cause: origin.envelopeID, recipient: address)
-            writes.outbox.removeAll { $0.uid == notice }
-            unlink(origin.bundleFile)
+        var pdf: [UInt8]? = try OTPPDF.render(document)
+        var mail: [OutboxEntry] = []
+        for (n, address) in addresses.enumerated() {
+            let encrypted = try PDFEncryptor.encrypt(pdf!, password: credentials[n].password)
+            if n == addresses.count - 1 { pdf = nil }
+            mail.append(try composer.otpPDF(
+                envelope: envelope, recipient: address, senderName: sender.name, senderAddress: sender.address,
+                subject: summary.subject, passwordID: credentials[n].passwordID, pdf: consume encrypted,
+                filename: pdfFileName(credentials[n]), firstContact: plan.firstContacts.contains(address), round: round,
+                now: plan.now))
         }
-        // The index lists what is recorded plus this batch. Written before the commit: a
-        // crash in between leaves an index naming objects that exist, and the next sweep
-        // renders the same ids again.
-        for mailbox in touched {
+        return mail
+    }
+
+    // MARK: - index
+
+    /// index: the index of each mailbox whose content changed lists what is recorded plus
+    /// this batch. Written before the commit: a crash in between leaves an index naming
+    /// objects that exist, and the next sweep renders the same ids again. Then one flush for
+    /// every object, bundle and index of the batch, before it is recorded.
+    private func index(_ touched: Set<String>, writes: BatchWrites, services: MailboxServices, context: SweepContext) throws {
+        for mailbox in touched.sorted() {
             let recorded = try context.store.deliveries(mailboxID: mailbox)
-            try writer.writeIndex(mailboxID: mailbox, deliveries: recorded + writes.deliveries.filter { $0.mailboxID == mailbox })
+            try services.writer.writeIndex(mailboxID: mailbox, deliveries: recorded + writes.deliveries.filter { $0.mailboxID == mailbox })
         }
-        // One flush for every object, bundle and index of the batch, before it is recorded.
-        try FileSystem.syncFileSystem(containing: www.root)
+        try FileSystem.syncFileSystem(containing: services.www.root)
     }
 
     /// portal.quota_mb: a message that does not fit into one of its recipients' mailboxes is

@@ -7,10 +7,10 @@ import Mail
 import Render
 
 /// A message parsed and sanitized once, ready to be sealed for each recipient.
-struct RenderedMessage {
+struct RenderedMessage: Sendable {
     let original: [UInt8]
     /// The message document for a message id, a read-receipt token and OTP details.
-    let document: (String, String?, MessageDocument.OTP?) -> MessageDocument
+    let document: @Sendable (String, String?, MessageDocument.OTP?) -> MessageDocument
     let summary: Summary
     /// OTP mode: what the PDF shows. Rendered once per message, encrypted per recipient.
     let pdf: PDFDocument?
@@ -29,7 +29,7 @@ struct RenderedMessage {
         }
     }
     /// The index entry for a message id and, in OTP mode, the PDF's password id.
-    let entry: (String, String?) -> IndexEntryDocument
+    let entry: @Sendable (String, String?) -> IndexEntryDocument
     let objects: [(name: String, bytes: [UInt8])]
 
     init(_ tunnel: AcceptedTunnel) throws {
@@ -68,13 +68,14 @@ struct RenderedMessage {
         let size = tunnel.original.count
         self.original = tunnel.original
         self.objects = objects
+        let documentParts = parts, documentMessages = messages  // fixed now: the closure below may run on any thread
         self.document = { id, receipt, otp in
             // OTP mode without a portal copy: the password and the headers, nothing of the content.
             let copy = otp?.portalCopy ?? true
             return MessageDocument(id: id, subject: parsed.subject, from: MessageDocument.addresses(parsed.from),
                                    to: MessageDocument.addresses(parsed.to), cc: MessageDocument.addresses(parsed.cc), date: date,
                                    format: copy ? format : "none", body: copy ? body : "", blockedRemoteImages: copy ? blocked : 0,
-                                   attachments: copy ? parts : [], messages: copy ? messages : [],
+                                   attachments: copy ? documentParts : [], messages: copy ? documentMessages : [],
                                    problems: copy ? parsed.problems : [], sender: sender, receipt: receipt, otp: otp)
         }
         self.summary = Summary(subject: parsed.subject, fromName: parsed.from.first?.name, fromAddress: parsed.from.first?.address,

@@ -64,6 +64,8 @@ public struct SweepContext: Sendable {
     public let store: StateStore
     public let now: Date
     public var logger = Logger(label: "spoolrun")
+    /// What the steps build once per sweep (keys, composer, templates), shared by its batches.
+    public var services = SweepServices()
 }
 
 /// Runs `body` for each index on `workers` threads and returns the results in order.

@@ -69,7 +69,9 @@ public final class Sweep {
             for entry in listing.ignored {
                 logger.warning("not a regular file; left alone", metadata: ["file": "\(entry.name)", "kind": "\(entry.kind)"])
             }
-            for names in listing.messages.chunked(config.batchSize) {
+            let batches = Batching.batches(listing.messages, maxCount: config.batchSize, maxBytes: config.batchBytes,
+                                           size: { listing.sizes[$0] ?? 0 })
+            for names in batches {
                 let counts = try runBatch(Array(names), intake: intake, context: context)
                 summary.accepted += counts.accepted
                 summary.rejected += counts.rejected
