@@ -135,8 +135,19 @@ public final class WebDriver {
     public func find(_ css: String) throws -> String? { try findAll(css).first }
 
     public func findAll(_ css: String) throws -> [String] {
+        try settle()
         let value = try command("POST", "/elements", ["using": "css selector", "value": css]) as? [[String: Any]] ?? []
         return value.compactMap { $0[Self.elementKey] as? String }
+    }
+
+    /// Waits (bounded, 10 s) while a shown part of the page says it is being filled
+    /// (`aria-busy`): an element found in a list about to be replaced goes stale.
+    private func settle() throws {
+        let script = "return [...document.querySelectorAll('[aria-busy=\"true\"]')].some(e => e.getClientRects().length > 0)"
+        for _ in 0..<100 {
+            guard (try command("POST", "/execute/sync", ["script": script, "args": []]) as? Bool) == true else { return }
+            usleep(100_000)
+        }
     }
 
     /// Waits (bounded) for an element matching `css` that is displayed.

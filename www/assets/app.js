@@ -87,7 +87,10 @@ function parseJSON(bytes) {
 
 function show(view) {
   generation += 1;
-  for (const id of ["signin", "inbox", "message"]) $(id).hidden = id !== view;
+  for (const id of ["signin", "inbox", "message"]) {
+    $(id).hidden = id !== view;
+    $(id).removeAttribute("aria-busy");
+  }
   $("who").hidden = !session;
   fail("");
   return generation;
@@ -146,8 +149,20 @@ function formatDate(text) {
   return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(d);
 }
 
+// A view being filled says so (aria-busy) until its content is in place: a screen reader
+// waits for it, and so do the browser tests (the list it replaces is still on screen).
+function busy(view, g) {
+  $(view).setAttribute("aria-busy", "true");
+  return () => { if (g === generation) $(view).removeAttribute("aria-busy"); };
+}
+
 async function showInbox() {
   const g = show("inbox");
+  const done = busy("inbox", g);
+  try { await fillInbox(g); } finally { done(); }
+}
+
+async function fillInbox(g) {
   const list = $("entries");
   say(S.loadingInbox);
   let index;
@@ -244,6 +259,11 @@ function header(dl, label, value) {
 
 async function showMessage(id) {
   const g = show("message");
+  const done = busy("message", g);
+  try { await fillMessage(id, g); } finally { done(); }
+}
+
+async function fillMessage(id, g) {
   clearMessage();
   say(S.loadingMessage);
   $("back").focus();
