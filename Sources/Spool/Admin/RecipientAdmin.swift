@@ -3,7 +3,6 @@
 // index (every sign-in loads it), from the access log the generated nginx.conf writes
 // (logs/access.log): the state store never learns who reads what.
 import Foundation
-import GRDB
 
 public struct RecipientSummary: Sendable, Equatable, Codable {
     public var address: String
@@ -72,30 +71,5 @@ public struct RecipientAdmin {
             if latest[mailbox].map({ $0 < time }) ?? true { latest[mailbox] = time }
         }
         return latest
-    }
-}
-
-extension StateStore {
-    struct RecipientFigures {
-        var address: String
-        var mailboxID: String
-        var created: Date
-        var messages: Int
-        var bytes: Int
-    }
-
-    func recipientFigures() throws -> [RecipientFigures] {
-        try wrap {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT r.address, r.mailbox_id, r.created_at, COUNT(d.message_id) AS n, COALESCE(SUM(d.size), 0) AS bytes
-                    FROM recipients r LEFT JOIN deliveries d ON d.mailbox_id = r.mailbox_id
-                    GROUP BY r.address ORDER BY r.address
-                    """).map {
-                    RecipientFigures(address: $0["address"], mailboxID: $0["mailbox_id"], created: Self.date($0, "created_at") ?? .distantPast,
-                                     messages: $0["n"], bytes: $0["bytes"])
-                }
-            }
-        }
     }
 }

@@ -1,7 +1,6 @@
 // `spoolrun recipient delete ADDR` (issue 6): a recipient's mailbox, key bundles and state go,
 // and what they were sent stays out of any mailbox made later for the address (issue 15).
 import Foundation
-import GRDB
 import Logging
 
 /// `spoolrun recipient delete ADDR`: the mailbox, its key bundles and the recipient's state
@@ -35,23 +34,5 @@ public struct RecipientDeletion {
         _ = try www.removeBundles(mailboxID: recipient.mailboxID)
         logger.info("recipient deleted: mailbox, key bundles and state removed", metadata: ["recipient": "\(address)", "messages": "\(messages)"])
         return messages
-    }
-}
-
-extension StateStore {
-    /// Deletes the recipient and their deliveries, and leaves a tombstone for every message
-    /// the address was sent so far: a mailbox made later for the same address starts empty,
-    /// whatever reprocess or reset renders. Returns how many deliveries there were.
-    func deleteRecipient(address: String, mailboxID: String, now: Date) throws -> Int {
-        try wrap {
-            try pool.write { db in
-                let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID]) ?? 0
-                try Self.insertTombstones(try Self.envelopeIDs(addressedTo: address, db).map { ($0, address) },
-                                          reason: .recipientDeleted, now: now, db)
-                try db.execute(sql: "DELETE FROM deliveries WHERE mailbox_id = ?", arguments: [mailboxID])
-                try db.execute(sql: "DELETE FROM recipients WHERE address = ?", arguments: [address])
-                return n
-            }
-        }
     }
 }

@@ -6,7 +6,6 @@
 // are the old key bundles removed. Interrupted before the end, `spoolrun reprocess
 // --recipient ADDR` finishes it; the old password may open the old bundle until then.
 import Foundation
-import GRDB
 import Logging
 import Crypto
 
@@ -64,16 +63,3 @@ public struct RecipientReset {
         return Outcome(notified: to, resealed: resealed, oldBundlesRemoved: removed)
     }
 }
-
-extension StateStore {
-    /// The recipient's new public key and the notice with their new password, together.
-    func replaceRecipientKey(address: String, publicKey: [UInt8], notice: OutboxEntry) throws {
-        try wrap {
-            try pool.write { db in
-                try db.execute(sql: "UPDATE recipients SET public_key = ? WHERE address = ?", arguments: [Data(publicKey), address])
-                try queue([notice], db)
-            }
-        }
-    }
-}
-

@@ -22,7 +22,7 @@ extension StateStore {
             try pool.read { db in
                 var found: [String: AttemptRecord] = [:]
                 for row in try Self.rows(db, in: spoolNames, { "SELECT * FROM attempts WHERE spool_name IN (\($0))" }) {
-                    let a = Self.attempt(row)
+                    let a = try Self.attempt(row)
                     found[Self.key(a.spoolName, a.digest)] = a
                 }
                 return found
@@ -94,9 +94,10 @@ extension StateStore {
         try wrap { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rejections") ?? 0 } }
     }
 
-    private static func attempt(_ row: Row) -> AttemptRecord {
-        AttemptRecord(spoolName: row["spool_name"], digest: row["digest"], count: row["count"],
-                      firstAt: date(row, "first_at") ?? .distantPast, lastAt: date(row, "last_at") ?? .distantPast,
-                      lastError: row["last_error"])
+    private static func attempt(_ row: Row) throws -> AttemptRecord {
+        let t = "attempts"
+        return AttemptRecord(spoolName: try row.value("spool_name", in: t), digest: try row.value("digest", in: t),
+                             count: try row.value("count", in: t), firstAt: try row.date("first_at", in: t),
+                             lastAt: try row.date("last_at", in: t), lastError: try row.value("last_error", in: t))
     }
 }

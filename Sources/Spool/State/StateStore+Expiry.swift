@@ -14,8 +14,8 @@ extension StateStore {
                     LEFT JOIN messages m ON m.envelope_id = d.envelope_id
                     WHERE d.received_at < ? OR (m.expires_at IS NOT NULL AND m.expires_at <= ?)
                     """, arguments: [UTCTime.database(retainedSince), UTCTime.database(now)]).map { row in
-                    let d = Self.delivery(row)
-                    let expires = Self.date(row, "envelope_expires")
+                    let d = try Self.delivery(row)
+                    let expires = try row.optionalDate("envelope_expires", in: "messages")
                     return (d, expires.map { $0 <= now } == true ? RemovalReason.expires : .retention)
                 }
             }

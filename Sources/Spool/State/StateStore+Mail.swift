@@ -51,34 +51,31 @@ extension StateStore {
         }
     }
 
-    static func delivery(_ row: Row) -> DeliveryRecord {
-        DeliveryRecord(mailboxID: row["mailbox_id"], messageID: row["message_id"], envelopeID: row["envelope_id"],
-                       address: row["address"], receivedAt: Self.date(row, "received_at") ?? .distantPast, entry: [UInt8](row["entry"] as Data),
-                       size: row["size"], receiptHash: row["receipt_hash"],
-                       receiptContext: (row["receipt_context"] as Data?).map { [UInt8]($0) }, renderDigest: row["render_digest"])
+    static func delivery(_ row: Row) throws -> DeliveryRecord {
+        let t = "deliveries"
+        return DeliveryRecord(mailboxID: try row.value("mailbox_id", in: t), messageID: try row.value("message_id", in: t),
+                              envelopeID: try row.value("envelope_id", in: t), address: try row.value("address", in: t),
+                              receivedAt: try row.date("received_at", in: t), entry: try row.bytes("entry", in: t),
+                              size: try row.value("size", in: t), receiptHash: try row.optional("receipt_hash", in: t),
+                              receiptContext: try (row.optional("receipt_context", in: t) as Data?).map { [UInt8]($0) },
+                              renderDigest: try row.optional("render_digest", in: t))
     }
 
-    /// A date column, written by UTCTime.database (or by GRDB, in the same form): parsed by
-    /// hand, as GRDB's own decoding builds an ICU calendar. Anything else falls back to GRDB.
-    static func date(_ row: Row, _ column: String) -> Date? {
-        if let text = row[column] as String?, let date = UTCTime.parseDatabase(text) { return date }
-        return row[column] as Date?
-    }
-
-    static func outboxEntry(_ row: Row) -> OutboxEntry? {
-        guard let kind = OutboxEntry.Kind(rawValue: row["kind"]) else { return nil }
+    static func outboxEntry(_ row: Row) throws -> OutboxEntry {
+        let t = "outbox"
         // Rows listed without their payload (dueOutbox) have no "sealed" column: it is read
         // one entry at a time, when that mail is sent (sealedPayload).
-        let sealed = row.hasColumn("sealed") ? [UInt8]((row["sealed"] as Data?) ?? Data()) : []
-        var e = OutboxEntry(uid: row["uid"], kind: kind, envelopeID: row["envelope_id"], mailFrom: row["mail_from"],
-                            recipient: row["rcpt"], sealed: sealed, createdAt: Self.date(row, "created_at") ?? .distantPast)
-        e.payloadFile = row["payload_file"]
-        e.state = OutboxEntry.State(rawValue: row["state"]) ?? .queued
-        e.attempts = row["attempts"]
-        e.nextAttemptAt = Self.date(row, "next_attempt_at")
-        e.lastError = row["last_error"]
-        e.sentAt = Self.date(row, "sent_at")
-        e.retriedAt = Self.date(row, "retried_at")
+        let sealed = row.hasColumn("sealed") ? [UInt8]((try row.optional("sealed", in: t) as Data?) ?? Data()) : []
+        var e = OutboxEntry(uid: try row.value("uid", in: t), kind: try row.code(OutboxEntry.Kind.self, "kind", in: t),
+                            envelopeID: try row.optional("envelope_id", in: t), mailFrom: try row.value("mail_from", in: t),
+                            recipient: try row.value("rcpt", in: t), sealed: sealed, createdAt: try row.date("created_at", in: t))
+        e.payloadFile = try row.optional("payload_file", in: t)
+        e.state = try row.code(OutboxEntry.State.self, "state", in: t)
+        e.attempts = try row.value("attempts", in: t)
+        e.nextAttemptAt = try row.optionalDate("next_attempt_at", in: t)
+        e.lastError = try row.optional("last_error", in: t)
+        e.sentAt = try row.optionalDate("sent_at", in: t)
+        e.retriedAt = try row.optionalDate("retried_at", in: t)
         return e
     }
 
@@ -97,7 +94,7 @@ extension StateStore {
                         sent_at, retried_at, payload_file
                     FROM outbox WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                     ORDER BY created_at, uid LIMIT ?
-                    """, arguments: [UTCTime.database(now), limit]).compactMap(Self.outboxEntry)
+                    """, arguments: [UTCTime.database(now), limit]).map(Self.outboxEntry)
             }
         }
     }
@@ -110,7 +107,7 @@ extension StateStore {
     private func outbox(where condition: String) throws -> [OutboxEntry] {
         try wrap {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY created_at, uid").compactMap(Self.outboxEntry)
+                try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE \(condition) ORDER BY created_at, uid").map(Self.outboxEntry)
             }
         }
     }
@@ -121,7 +118,7 @@ extension StateStore {
         return try wrap {
             try pool.read { db in
                 let rows = try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE uid LIKE ? LIMIT 2", arguments: [id.lowercased() + "%"])
-                return rows.count == 1 ? Self.outboxEntry(rows[0]) : nil
+                return rows.count == 1 ? try Self.outboxEntry(rows[0]) : nil
             }
         }
     }
@@ -185,7 +182,7 @@ extension StateStore {
             try pool.read { db in
                 var found: [String: DeliveryRecord] = [:]
                 for row in try Self.rows(db, in: receiptHashes, { "SELECT * FROM deliveries WHERE receipt_hash IN (\($0))" }) {
-                    let d = Self.delivery(row)
+                    let d = try Self.delivery(row)
                     if let h = d.receiptHash { found[h] = d }
                 }
                 return found

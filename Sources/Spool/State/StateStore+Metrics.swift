@@ -63,8 +63,10 @@ extension StateStore {
         }
     }
 
-    private static func sweep(_ row: Row) -> SweepRecord {
-        SweepRecord(startedAt: date(row, "started_at") ?? .distantPast, durationMS: row["duration_ms"], result: row["result"],
-                    accepted: row["accepted"], rejected: row["rejected"], error: row["error"])
+    private static func sweep(_ row: Row) throws -> SweepRecord {
+        let t = "sweeps"
+        return SweepRecord(startedAt: try row.date("started_at", in: t), durationMS: try row.value("duration_ms", in: t),
+                           result: try row.value("result", in: t), accepted: try row.value("accepted", in: t),
+                           rejected: try row.value("rejected", in: t), error: try row.optional("error", in: t))
     }
 }

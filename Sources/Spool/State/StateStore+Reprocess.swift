@@ -33,13 +33,14 @@ extension StateStore {
                 case .since(let date):
                     all = try Row.fetchAll(db, sql: "SELECT * FROM messages WHERE received_at >= ? ORDER BY received_at, envelope_id",
                                            arguments: [UTCTime.database(date)])
-                case .recipient:
-                    all = try Row.fetchAll(db, sql: "SELECT * FROM messages ORDER BY received_at, envelope_id")
+                case .recipient(let address):
+                    all = try Row.fetchAll(db, sql: """
+                        SELECT m.* FROM message_recipients r JOIN messages m ON m.envelope_id = r.envelope_id
+                        WHERE r.address = ? ORDER BY m.received_at, m.envelope_id
+                        """, arguments: [address])
                 }
                 // A message whose archive copy expiry removed cannot be rendered again.
-                let records = all.filter { ($0["archive_removed_at"] as String?) == nil }.map(Self.message)
-                if case .recipient(let address) = selection { return records.filter { $0.recipients.contains(address) } }
-                return records
+                return try all.filter { try $0.optionalDate("archive_removed_at", in: "messages") == nil }.map(Self.message)
             }
         }
     }
@@ -51,7 +52,7 @@ extension StateStore {
             try pool.read { db in
                 var found: [String: DeliveryRecord] = [:]
                 for row in try Self.rows(db, in: messageIDs, { "SELECT * FROM deliveries WHERE message_id IN (\($0))" }) {
-                    let d = Self.delivery(row)
+                    let d = try Self.delivery(row)
                     found[d.messageID] = d
                 }
                 return found

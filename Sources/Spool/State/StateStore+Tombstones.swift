@@ -74,9 +74,7 @@ extension StateStore {
 
     /// Every accepted message addressed to `address` (its envelope ids), inside a transaction.
     static func envelopeIDs(addressedTo address: String, _ db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: """
-            SELECT m.envelope_id FROM messages m, json_each(m.recipients) j WHERE j.value = ?
-            """, arguments: [address])
+        try String.fetchAll(db, sql: "SELECT envelope_id FROM message_recipients WHERE address = ?", arguments: [address])
     }
 
     /// How many tombstones carry each reason (for status and tests).

@@ -273,6 +273,20 @@ public final class StateStore: @unchecked Sendable {
                 CREATE INDEX rejections_age ON rejections (rejected_at);
                 """)
         }
+        m.registerMigration("v11-message-recipients") { db in
+            // Who each message was sent to, by address: a recipient's messages are found by
+            // this index (reprocess --recipient, recipient reset and delete), not by reading
+            // every message's recipient list.
+            try db.execute(sql: """
+                CREATE TABLE message_recipients (
+                    address TEXT NOT NULL,
+                    envelope_id TEXT NOT NULL,
+                    PRIMARY KEY (address, envelope_id)
+                ) WITHOUT ROWID;
+                INSERT OR IGNORE INTO message_recipients (address, envelope_id)
+                    SELECT j.value, m.envelope_id FROM messages m, json_each(m.recipients) j;
+                """)
+        }
         return m
     }
 
@@ -283,7 +297,7 @@ public final class StateStore: @unchecked Sendable {
                 try Row.fetchAll(db, sql: """
                     SELECT * FROM deliveries WHERE mailbox_id = ? ORDER BY received_at DESC, message_id DESC
                     """, arguments: [mailboxID]).map { row in
-                    Self.delivery(row)
+                    try Self.delivery(row)
                 }
             }
         }
@@ -311,8 +325,10 @@ public final class StateStore: @unchecked Sendable {
             try pool.read { db in
                 var found: [String: RecipientRecord] = [:]
                 for row in try Self.rows(db, in: addresses, { "SELECT * FROM recipients WHERE address IN (\($0))" }) {
-                    let r = RecipientRecord(address: row["address"], mailboxID: row["mailbox_id"],
-                                            publicKey: [UInt8](row["public_key"] as Data), createdAt: Self.date(row, "created_at") ?? .distantPast)
+                    let r = RecipientRecord(address: try row.value("address", in: "recipients"),
+                                            mailboxID: try row.value("mailbox_id", in: "recipients"),
+                                            publicKey: try row.bytes("public_key", in: "recipients"),
+                                            createdAt: try row.date("created_at", in: "recipients"))
                     found[r.address] = r
                 }
                 return found
@@ -351,11 +367,11 @@ public final class StateStore: @unchecked Sendable {
                 var accepted: [String: MessageRecord] = [:]
                 var rejected: [String: RejectionRecord] = [:]
                 for row in try Self.rows(db, in: spoolNames, { "SELECT * FROM messages WHERE spool_name IN (\($0))" }) {
-                    let r = Self.message(row)
+                    let r = try Self.message(row)
                     accepted[Self.key(r.spoolName, r.digest)] = r
                 }
                 for row in try Self.rows(db, in: spoolNames, { "SELECT * FROM rejections WHERE spool_name IN (\($0))" }) {
-                    let r = Self.rejection(row)
+                    let r = try Self.rejection(row)
                     rejected[Self.key(r.spoolName, r.digest)] = r
                 }
                 return (accepted, rejected)
@@ -404,6 +420,10 @@ public final class StateStore: @unchecked Sendable {
                         arguments: [m.envelopeID, m.spoolName, m.archiveName, m.digest, m.sender,
                                     Self.encodeList(m.recipients), m.delivery, m.readReceipt, UTCTime.database(m.created),
                                     UTCTime.database(m.expires), UTCTime.database(m.receivedAt), m.signer, m.cipher, m.size])
+                    for address in Set(m.recipients) {
+                        try db.execute(sql: "INSERT OR IGNORE INTO message_recipients (address, envelope_id) VALUES (?, ?)",
+                                       arguments: [address, m.envelopeID])
+                    }
                 }
                 for r in rejected {
                     try db.execute(sql: """
@@ -426,29 +446,6 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    public struct Counts: Sendable, Equatable {
-        public var accepted: Int
-        public var rejectedByCode: [String: Int]
-        public var lastSweep: SweepRecord?
-    }
-
-    public func counts() throws -> Counts {
-        try wrap {
-            try pool.read { db in
-                let accepted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") ?? 0
-                var byCode: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT code, COUNT(*) AS n FROM rejections GROUP BY code") {
-                    byCode[row["code"]] = row["n"]
-                }
-                let last = try Row.fetchOne(db, sql: "SELECT * FROM sweeps ORDER BY id DESC LIMIT 1").map {
-                    SweepRecord(startedAt: Self.date($0, "started_at") ?? .distantPast, durationMS: $0["duration_ms"], result: $0["result"],
-                                accepted: $0["accepted"], rejected: $0["rejected"], error: $0["error"])
-                }
-                return Counts(accepted: accepted, rejectedByCode: byCode, lastSweep: last)
-            }
-        }
-    }
-
     public func message(envelopeID: String) throws -> MessageRecord? {
         try wrap {
             try pool.read { db in
@@ -458,27 +455,28 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
-    static func message(_ row: Row) -> MessageRecord {
-        MessageRecord(envelopeID: row["envelope_id"], spoolName: row["spool_name"], archiveName: row["archive_name"],
-                      digest: row["digest"], sender: row["sender"], recipients: decodeList(row["recipients"]),
-                      delivery: row["delivery"], readReceipt: row["read_receipt"], created: Self.date(row, "created_at") ?? .distantPast,
-                      expires: Self.date(row, "expires_at"), receivedAt: Self.date(row, "received_at") ?? .distantPast, signer: row["signer"],
-                      cipher: row["cipher"], size: row["size"])
+    static func message(_ row: Row) throws -> MessageRecord {
+        let t = "messages"
+        return MessageRecord(envelopeID: try row.value("envelope_id", in: t), spoolName: try row.value("spool_name", in: t),
+                             archiveName: try row.value("archive_name", in: t), digest: try row.value("digest", in: t),
+                             sender: try row.value("sender", in: t), recipients: try row.stringList("recipients", in: t),
+                             delivery: try row.value("delivery", in: t), readReceipt: try row.value("read_receipt", in: t),
+                             created: try row.date("created_at", in: t), expires: try row.optionalDate("expires_at", in: t),
+                             receivedAt: try row.date("received_at", in: t), signer: try row.value("signer", in: t),
+                             cipher: try row.value("cipher", in: t), size: try row.value("size", in: t))
     }
 
-    static func rejection(_ row: Row) -> RejectionRecord {
-        RejectionRecord(spoolName: row["spool_name"], digest: row["digest"],
-                        code: ReasonCode(rawValue: row["code"]) ?? .malformedMIME,
-                        sentence: row["sentence"], rejectedAt: Self.date(row, "rejected_at") ?? .distantPast)
+    static func rejection(_ row: Row) throws -> RejectionRecord {
+        let t = "rejections"
+        return RejectionRecord(spoolName: try row.value("spool_name", in: t), digest: try row.value("digest", in: t),
+                               code: try row.code(ReasonCode.self, "code", in: t), sentence: try row.value("sentence", in: t),
+                               rejectedAt: try row.date("rejected_at", in: t))
     }
 
     private static func encodeList(_ list: [String]) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: list), as: UTF8.self)
     }
 
-    private static func decodeList(_ text: String) -> [String] {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? []
-    }
 }
 
 extension Array {
