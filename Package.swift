@@ -45,7 +45,8 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            path: "Sources/Spool"),
+            // The portal's nginx locations, which deploy/nginx/spoolrun.conf is made from too.
+            path: "Sources/Spool", resources: [.embedInCode("Installation/Templates")]),
         .executableTarget(
             name: "spoolrun",
             dependencies: [
