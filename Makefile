@@ -81,7 +81,14 @@ UNITS = spoolrun.service spoolrun.timer spoolrun.path
 TEMPLATES = $(wildcard Sources/Render/Templates/*.mustache)
 APP_ASSETS = $(filter-out www/assets/.%,$(wildcard www/assets/*))
 
-.PHONY: install uninstall
+.PHONY: install uninstall nginx-site
+
+# The production site's portal locations are made from the template setup compiles in
+# (Sources/Spool/Installation/Templates/portal-locations.conf.in): run after editing it.
+# `make install` installs the site made from the template whether or not this was run.
+nginx-site:
+	./scripts/nginx-site.sh deploy/nginx/spoolrun.conf > deploy/nginx/spoolrun.conf.tmp
+	mv deploy/nginx/spoolrun.conf.tmp deploy/nginx/spoolrun.conf
 
 install:
 	@if [ "$(BIN)" = "$(BIN_RELEASE)" ]; then echo "$(SWIFT) build -c release"; $(SWIFT) build -c release; fi
@@ -93,7 +100,9 @@ install:
 	install -m 0644 www/index.html $(DESTDIR)$(SHAREDIR)/www/index.html
 	install -m 0644 $(APP_ASSETS) $(DESTDIR)$(SHAREDIR)/www/assets/
 	install -m 0644 $(TEMPLATES) $(DESTDIR)$(SHAREDIR)/templates/
-	install -m 0644 deploy/nginx/spoolrun.conf $(DESTDIR)$(SHAREDIR)/nginx/spoolrun.conf
+	./scripts/nginx-site.sh deploy/nginx/spoolrun.conf > $(DESTDIR)$(SHAREDIR)/nginx/spoolrun.conf.tmp
+	chmod 0644 $(DESTDIR)$(SHAREDIR)/nginx/spoolrun.conf.tmp
+	mv $(DESTDIR)$(SHAREDIR)/nginx/spoolrun.conf.tmp $(DESTDIR)$(SHAREDIR)/nginx/spoolrun.conf
 	install -m 0644 deploy/logrotate/spoolrun $(DESTDIR)$(SHAREDIR)/logrotate/spoolrun
 	install -m 0644 deploy/systemd/examples/*.conf $(DESTDIR)$(SHAREDIR)/systemd/
 	for u in $(UNITS); do \

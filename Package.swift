@@ -33,7 +33,9 @@ let package = Package(
         .target(name: "Mail", dependencies: ["CGMime"], path: "Sources/Mail"),
         // The shipped mail templates are compiled in (an administrator overrides them from a
         // directory, mail.templates), so the binary never runs without its texts.
-        .target(name: "Render", dependencies: ["CLibXML2", "CHaru", "CQPDF", .product(name: "Mustache", package: "swift-mustache")],
+        // Render reads mail bodies with Mail's charset decoder and HTML escaper, and makes OTP
+        // passwords with Crypto's generator.
+        .target(name: "Render", dependencies: ["Mail", "Crypto", "CLibXML2", "CHaru", "CQPDF", .product(name: "Mustache", package: "swift-mustache")],
                 path: "Sources/Render", resources: [.embedInCode("Templates")]),
         .target(
             name: "Spool",
@@ -43,7 +45,8 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            path: "Sources/Spool"),
+            // The portal's nginx locations, which deploy/nginx/spoolrun.conf is made from too.
+            path: "Sources/Spool", resources: [.embedInCode("Installation/Templates")]),
         .executableTarget(
             name: "spoolrun",
             dependencies: [

@@ -353,7 +353,7 @@ final class MessageReader {
                         if let problem = decoded.problem { problems.append("\(Self.label(part.path)): \(problem)") }
                         html += decoded.text
                     } else {
-                        html += "<pre>" + Self.escapeHTML(text(part)) + "</pre>"
+                        html += "<pre>" + HTMLEscape.text(text(part)) + "</pre>"
                     }
                 }
                 parsed.htmlBody = HTMLBody(bytes: Array(html.utf8), charset: "utf-8")
@@ -438,21 +438,6 @@ final class MessageReader {
                 out.append(MessageAddress(name: name?.isEmpty == false ? name : nil, address: String(cString: addr)))
             } else if spoolrun_internet_address_is_group(address) != 0 {
                 out += addresses(internet_address_group_get_members(spoolrun_internet_address_as_group(address)))
-            }
-        }
-        return out
-    }
-
-    static func escapeHTML(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.unicodeScalars.append(c)
             }
         }
         return out

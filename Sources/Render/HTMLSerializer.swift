@@ -2,6 +2,7 @@
 // and trusts nothing: it writes only allow-listed elements and attributes, always quotes
 // and escapes, and never writes a comment or a raw-text element, so a browser that parses
 // the output builds no element the sanitizer did not see (mXSS).
+import Mail
 
 enum HTMLSerializer {
     static func serialize(_ document: LibXML2Document) -> String {

@@ -13,11 +13,7 @@ final class LibXML2Document {
         xmlInitParser()
     }()
 
-    /// Parses a mail body. nil only if libxml2 cannot allocate a document.
-    convenience init?(html: [UInt8], charset: String?) {
-        self.init(utf8: CharsetDecoder.utf8(html, charset: charset))
-    }
-
+    /// Parses UTF-8 (LibXML2Input.swift makes it from a mail body in any charset).
     init?(utf8 body: [UInt8]) {
         _ = Self.parserReady
         // libxml2 2.9 wraps text that comes before any element in an implied <p>

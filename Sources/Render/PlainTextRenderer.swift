@@ -1,5 +1,6 @@
 // A text/plain body shown as HTML: escaped, line breaks and spacing kept, and http, https
 // and mailto URLs made into links with the same attributes as sanitized links.
+import Mail
 
 public enum PlainTextRenderer {
     /// The wrapper keeps every space and line break (pre-wrap) yet wraps long lines on a phone.
@@ -17,7 +18,7 @@ public enum PlainTextRenderer {
         var index = 0
         bytes.withUnsafeBufferPointer { b in
             func flushPlain(upTo end: Int) {
-                if end > plainStart { escape(UnsafeBufferPointer(rebasing: b[plainStart..<end]), into: &body) }
+                if end > plainStart { HTMLEscape.text(UnsafeBufferPointer(rebasing: b[plainStart..<end]), into: &body) }
             }
             while index < b.count {
                 if let end = urlEnd(in: b, at: index) {
@@ -41,17 +42,6 @@ public enum PlainTextRenderer {
         // An HTML parser drops one newline right after <pre> (WHATWG HTML §13.2.6.4.7).
         let lead = bytes.first == 0x0A ? "\n" : ""
         return openTag + lead + String(decoding: body, as: UTF8.self) + "</pre>"
-    }
-
-    /// HTMLEscape.text over bytes.
-    private static func escape(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        var run = 0
-        for (i, byte) in bytes.enumerated() where byte == 0x26 || byte == 0x3C || byte == 0x3E {
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
-            out.append(contentsOf: byte == 0x26 ? "&amp;".utf8 : byte == 0x3C ? "&lt;".utf8 : "&gt;".utf8)
-            run = i + 1
-        }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
     }
 
     /// CRLF and lone CR become LF; other C0 controls except tab, and DEL, are dropped (a NUL

@@ -87,15 +87,9 @@ enum InstallationFiles {
         """
     }
 
-    /// The portal app's policy (www/index.html): its own scripts, styles and fetches only. The
-    /// message body's sandboxed srcdoc iframe inherits it on top of its own, so inline images
-    /// need data: and the sanitized body's style attributes need style-src-attr.
-    static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; "
-        + "style-src-attr 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; "
-        + "form-action 'none'; frame-ancestors 'none'"
-
     /// The `http {}` lines the portal's server block relies on: the receipt log's format and
-    /// the key-bundle rate limit. deploy/nginx/spoolrun.conf carries the same lines.
+    /// the key-bundle rate limit. deploy/nginx/spoolrun.conf carries the same lines (a test
+    /// keeps them in step).
     static let httpDirectives = """
         # Read receipts: the sweep reads this log from where it stopped (one line per read).
         log_format spoolrun_receipt '$time_iso8601 $uri';
@@ -118,74 +112,28 @@ enum InstallationFiles {
         limit_req_status 429;
         """
 
-    /// The portal's locations, for inside a `server {}` block. nginx drops the server's
-    /// `add_header` lines in any location that has its own, so each location repeats the full
-    /// set, with its own caching rule: sealed objects are immutable under their `?r=` revision
-    /// (docs/sealed-format.md §5a); the app, portal.json, key bundles and indexes revalidate.
-    /// `accessLog` is where the key-bundle requests are logged (without their locator).
+    /// The portal's locations, for inside a `server {}` block, from the template that the
+    /// production site deploy/nginx/spoolrun.conf is made from too
+    /// (Templates/portal-locations.conf.in, which explains the locations and its
+    /// placeholders). `accessLog` is where the key-bundle requests are logged (without their
+    /// locator); each of `extraHeaders` is added to every location that sets headers.
     static func portalLocations(www: String, receiptLog: String, accessLog: String, extraHeaders: [String] = []) -> String {
-        func headers(_ cacheControl: String) -> String {
-            (["add_header Content-Security-Policy \"\(contentSecurityPolicy)\" always;",
-              "add_header X-Content-Type-Options nosniff always;",
-              "add_header Referrer-Policy no-referrer always;",
-              "add_header X-Frame-Options DENY always;",
-              "add_header Cross-Origin-Opener-Policy same-origin always;",
-              "add_header Cache-Control \"\(cacheControl)\" always;"] + extraHeaders)
-                .map { "    " + $0 }.joined(separator: "\n")
+        let template = String(decoding: PackageResources.portal_locations_conf_in, as: UTF8.self)
+        var lines: [String] = []
+        for line in template.split(separator: "\n", omittingEmptySubsequences: false) {
+            let indent = line.prefix { $0 == " " }
+            let content = line.dropFirst(indent.count)
+            if content.hasPrefix("##") { continue }
+            if content == "@EXTRA_HEADERS@" {
+                lines += extraHeaders.map { String(indent) + $0 }
+                continue
+            }
+            lines.append(String(line).replacingOccurrences(of: "@WWW@", with: www)
+                .replacingOccurrences(of: "@RECEIPT_LOG@", with: receiptLog)
+                .replacingOccurrences(of: "@ACCESS_LOG@", with: accessLog))
         }
-        return """
-            # --- spoolrun portal locations (begin) ---
-            root \(www);
-            index index.html;
-            autoindex off;
-            etag on;
-
-            # Nothing hidden is ever served (dot-files, half-written temporary files).
-            location ~ /\\. {
-                return 404;
-            }
-
-            # Only token-shaped reads (ReceiptTokens: 16 bytes, base64url) reach the receipt log,
-            # rate-limited per client; rejections are logged below the error log's level, so
-            # that no token reaches it either.
-            location ~ "^/r/[A-Za-z0-9_-]{22}$" {
-                limit_req zone=spoolrun_receipts burst=20 nodelay;
-                limit_req_log_level info;
-                access_log \(receiptLog) spoolrun_receipt if=$spoolrun_receipt_answered;
-            \(headers("no-store"))
-                # Not `return 204`: that answers before limit_req is consulted. No such file
-                # exists (the sweep writes no dot-files), so the answer is always 204.
-                try_files /.spoolrun-receipt =204;
-            }
-
-            location /r/ {
-            \(headers("no-store"))
-                return 404;
-            }
-
-            # A bundle's locator never reaches a log: not the access log (its own format), not
-            # the error log (no "not found" lines, rate-limit rejections below its level).
-            location /k/ {
-                limit_req zone=spoolrun_keys burst=10 nodelay;
-                limit_req_log_level info;
-                access_log \(accessLog) spoolrun_bundle;
-                log_not_found off;
-            \(headers("no-cache"))
-                try_files $uri =404;
-            }
-
-            location ~ "^/m/[A-Za-z0-9_-][A-Za-z0-9._-]*/[A-Za-z0-9_-][A-Za-z0-9._-]*/[A-Za-z0-9_-][A-Za-z0-9._-]*$" {
-                default_type application/octet-stream;
-            \(headers("private, max-age=31536000, immutable"))
-                try_files $uri =404;
-            }
-
-            location / {
-            \(headers("no-cache"))
-                try_files $uri $uri/ =404;
-            }
-            # --- spoolrun portal locations (end) ---
-            """
+        if lines.last == "" { lines.removeLast() }
+        return lines.joined(separator: "\n")
     }
 
     /// A complete nginx config for `nginx -p D -c D/nginx.conf`, run as an unprivileged user
