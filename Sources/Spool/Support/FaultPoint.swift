@@ -6,7 +6,8 @@
 // makes the Nth arrival (1-based, counted across threads) at the named step either end the
 // process at once with SIGKILL (KIND crash: no cleanup, no flush, like the OOM killer or a
 // power cut for everything not yet durable), or throw the I/O error a full (enospc) or
-// read-only (erofs) file system would give there. Each step is named where it is marked:
+// read-only (erofs) file system would give there, or (enotdir) an error about that one file
+// that is no fault of the installation (a folder in the way). Each step is named where it is marked:
 // intake, render, write, record, archive, expiry, receipts, deliver, sendmail.
 import Foundation
 
@@ -25,8 +26,8 @@ public enum FaultPoint {
         guard let text = ProcessInfo.processInfo.environment["SPOOLRUN_FAULT"] else { return nil }
         let parts = text.split(separator: ":").map(String.init)
         guard parts.count == 3, steps.contains(parts[0]), let at = Int(parts[1]), at > 0,
-              ["crash", "enospc", "erofs"].contains(parts[2]) else {
-            FileHandle.standardError.write(Data("spoolrun: SPOOLRUN_FAULT=\(text) is not STEP:N:crash|enospc|erofs; ignored\n".utf8))
+              ["crash", "enospc", "erofs", "enotdir"].contains(parts[2]) else {
+            FileHandle.standardError.write(Data("spoolrun: SPOOLRUN_FAULT=\(text) is not STEP:N:crash|enospc|erofs|enotdir; ignored\n".utf8))
             return nil
         }
         return Plan(step: parts[0], at: at, kind: parts[2])
@@ -58,6 +59,8 @@ public enum FaultPoint {
             _exit(137)
         case "enospc":
             throw FileSystemError(path: path().isEmpty ? step : path(), operation: "write", errno: ENOSPC)
+        case "enotdir":
+            throw FileSystemError(path: path().isEmpty ? step : path(), operation: "write", errno: ENOTDIR)
         default:
             throw FileSystemError(path: path().isEmpty ? step : path(), operation: "write", errno: EROFS)
         }
