@@ -37,10 +37,12 @@ let package = Package(
         // passwords with Crypto's generator.
         .target(name: "Render", dependencies: ["Mail", "Crypto", "CLibXML2", "CHaru", "CQPDF", .product(name: "Mustache", package: "swift-mustache")],
                 path: "Sources/Render", resources: [.embedInCode("Templates")]),
+        // The tunnel of DESIGN §4, both sides: the envelope, the intake checks, wrap.
+        .target(name: "Tunnel", dependencies: ["Crypto", "Mail"], path: "Sources/Tunnel"),
         .target(
             name: "Spool",
             dependencies: [
-                "Crypto", "Mail", "Render",
+                "Tunnel", "Crypto", "Mail", "Render",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "spoolrun",
             dependencies: [
-                "Spool", "Crypto",
+                "Spool", "Tunnel", "Crypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -59,12 +61,12 @@ let package = Package(
         // The in-process floor for `make bench` (scripts/bench.py).
         .executableTarget(
             name: "spoolrun-bench",
-            dependencies: ["Crypto", "Mail", "Spool", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Crypto", "Mail", "Tunnel", "Spool", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Bench"),
 
         // Fuzz targets (issue 8): a library the regression tests replay through, and the
         // program libFuzzer drives (scripts/fuzz.sh builds it with -sanitize=fuzzer).
-        .target(name: "FuzzTargets", dependencies: ["Spool", "Mail", "Render", "CLibXML2"], path: "Sources/FuzzTargets"),
+        .target(name: "FuzzTargets", dependencies: ["Spool", "Tunnel", "Mail", "Render", "CLibXML2"], path: "Sources/FuzzTargets"),
         .executableTarget(name: "spoolrun-fuzz", dependencies: ["FuzzTargets"], path: "Sources/Fuzz"),
 
         .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
@@ -72,8 +74,9 @@ let package = Package(
         // Proves each C module map and link line works on this machine before the modules
         // that use libxml2, libharu and qpdf (Render) exist.
         .testTarget(name: "CLibraryTests", dependencies: ["COpenSSL", "CGMime", "CLibXML2", "CQPDF", "CHaru"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Crypto", "TestSupport", "FuzzTargets"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Tunnel", "Crypto", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
+        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "Crypto", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Render", "Crypto"]),
     ]

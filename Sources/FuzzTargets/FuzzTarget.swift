@@ -7,6 +7,7 @@ import Foundation
 import Mail
 import Render
 import Spool
+import Tunnel
 
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A tunnel message from raw bytes to accepted or rejected (outer MIME, CMS decryption and

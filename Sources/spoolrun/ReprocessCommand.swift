@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Spool
+import Tunnel
 
 extension Spoolrun {
     struct Reprocess: ParsableCommand {

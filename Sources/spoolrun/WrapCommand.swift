@@ -3,6 +3,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Spool
+import Tunnel
 
 extension TunnelCipher: ExpressibleByArgument {}
 

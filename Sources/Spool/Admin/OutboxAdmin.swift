@@ -2,6 +2,7 @@
 // listing shows ids, kinds, addresses, states and errors; `show` adds the message's header
 // block, and prints the whole message only when asked (a password notice holds a password).
 import Foundation
+import Tunnel
 
 public struct OutboxAdmin: Sendable {
     let config: SpoolrunConfig

@@ -3,6 +3,7 @@
 // under the sweep lock, and records the recall. The archive copy stays until its own expiry.
 import Foundation
 import Logging
+import Tunnel
 
 public struct Recall {
     let config: SpoolrunConfig

@@ -3,6 +3,7 @@
 // index (every sign-in loads it), from the access log the generated nginx.conf writes
 // (logs/access.log): the state store never learns who reads what.
 import Foundation
+import Tunnel
 
 public struct RecipientSummary: Sendable, Equatable, Codable {
     public var address: String

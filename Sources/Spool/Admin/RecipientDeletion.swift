@@ -2,6 +2,7 @@
 // and what they were sent stays out of any mailbox made later for the address (issue 15).
 import Foundation
 import Logging
+import Tunnel
 
 /// `spoolrun recipient delete ADDR`: the mailbox, its key bundles and the recipient's state
 /// go, under the sweep lock (state rows first: a crash then leaves only files nobody can

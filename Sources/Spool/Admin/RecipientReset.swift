@@ -8,6 +8,7 @@
 import Foundation
 import Logging
 import Crypto
+import Tunnel
 
 public struct RecipientReset {
     let config: SpoolrunConfig

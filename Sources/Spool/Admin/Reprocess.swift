@@ -8,6 +8,7 @@
 import Foundation
 import Logging
 import Crypto
+import Tunnel
 
 public struct ReprocessOptions: Sendable {
     public var selection: ReprocessSelection

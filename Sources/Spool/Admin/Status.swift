@@ -1,5 +1,6 @@
 // `spoolrun status`: what the portal holds and how the last sweep went.
 import Foundation
+import Tunnel
 
 public struct StatusReport: Sendable, Codable, Equatable {
     public struct LastSweep: Sendable, Codable, Equatable {

@@ -5,6 +5,7 @@
 // archive, still open with the old key. docs/operations.md has the steps.
 import Foundation
 import Crypto
+import Tunnel
 
 public enum TunnelKeyRotation {
     public struct Result: Sendable {

@@ -1,6 +1,7 @@
 // The portal's configuration (spoolrun.toml). See DESIGN §3 for the keys outside checks
 // rely on; docs/operations.md lists them all.
 import Foundation
+import Tunnel
 
 public struct SpoolrunConfig: Sendable {
     public struct KeyPairPaths: Sendable, Equatable {

@@ -9,6 +9,7 @@
 // between leaves a .reason alone (removed by age next time) or rows (removed by age).
 import Foundation
 import Logging
+import Tunnel
 
 public struct FailedRetention: SweepStage {
     public let step = PipelineStep.expire

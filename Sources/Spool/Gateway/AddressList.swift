@@ -7,6 +7,7 @@
 // Blank lines and `#` comments are skipped; case does not matter. A line that is none of
 // these is an error naming the file and line, so a typo never silently routes mail.
 import Foundation
+import Tunnel
 
 public struct AddressList: Sendable, Equatable {
     public private(set) var addresses: Set<String> = []

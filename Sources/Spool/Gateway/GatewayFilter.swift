@@ -10,6 +10,7 @@
 // failure sends only what is missing.
 import Foundation
 import Mail
+import Tunnel
 
 public enum GatewayFilterResult: Sendable, Equatable {
     /// Every part was handed over (sysexits 0); `warnings`: what went wrong without losing

@@ -7,6 +7,7 @@
 // The journal holds digests and nothing else: no address, no subject, no content.
 import Crypto
 import Foundation
+import Tunnel
 
 public struct GatewayJournal: Sendable {
     public let directory: String

@@ -3,6 +3,7 @@
 // webmail settings decide (Enabled, Only if mandatory, OTP enabled, Read receipt). A pure
 // function: the filter works out the facts (is encryption mandatory, can this recipient
 // receive encrypted mail directly, was an OTP PDF asked for), this decides.
+import Tunnel
 
 /// The webmail settings of gateway.toml's [gateway] section that routing depends on.
 public struct GatewayRoutingSettings: Sendable, Equatable {

@@ -3,6 +3,7 @@
 // files in a folder outside it (default D-gateway), to be carried over to the gateway.
 import Foundation
 import Crypto
+import Tunnel
 
 public struct SetupOptions: Sendable {
     public var directory: String

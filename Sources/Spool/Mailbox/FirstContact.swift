@@ -4,6 +4,7 @@
 // batch's transaction and, for a generated password, queues the password notice.
 import Foundation
 import Crypto
+import Tunnel
 
 public struct FirstContact: Sendable {
     public let www: PortalFiles

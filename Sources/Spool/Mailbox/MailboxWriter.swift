@@ -2,6 +2,7 @@
 // www/m/<mailbox>/<message>/{body,eml,att-N,msg-N} and www/m/<mailbox>/index.json.
 import Foundation
 import Crypto
+import Tunnel
 
 struct MailboxWriter {
     let www: PortalFiles

@@ -8,6 +8,7 @@ import Foundation
 import Crypto
 import Mail
 import Render
+import Tunnel
 
 public struct RenderStage: BatchStage {
     public let step = PipelineStep.render

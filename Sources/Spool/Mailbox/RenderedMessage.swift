@@ -5,6 +5,7 @@ import Foundation
 import Crypto
 import Mail
 import Render
+import Tunnel
 
 /// A message parsed and sanitized once, ready to be sealed for each recipient.
 struct RenderedMessage: Sendable {

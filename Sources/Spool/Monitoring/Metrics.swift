@@ -7,6 +7,7 @@
 // the process, so they survive restarts and never go down.
 import Foundation
 import Logging
+import Tunnel
 
 public struct MetricsSnapshot: Sendable, Equatable {
     /// When the snapshot was taken: ages are measured from here.

@@ -5,6 +5,7 @@
 // marked failed: kept, counted by `status`, logged, never dropped silently.
 import Foundation
 import Logging
+import Tunnel
 
 public struct DeliverStage: SweepStage {
     public let step = PipelineStep.deliver

@@ -5,6 +5,7 @@ import Foundation
 import Crypto
 import Mail
 import Render
+import Tunnel
 
 /// What a read receipt needs about the message that was read. Kept sealed in the state
 /// store (it holds a subject), next to the delivery it belongs to.

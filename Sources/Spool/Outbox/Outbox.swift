@@ -9,6 +9,7 @@
 // the same mail twice.
 import Foundation
 import Crypto
+import Tunnel
 
 public struct OutboxEntry: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {

@@ -9,6 +9,7 @@
 // Only whole lines are taken; a line nginx is still writing waits for the next sweep.
 import Foundation
 import Crypto
+import Tunnel
 
 public struct ReceiptLine: Sendable, Equatable {
     public var time: Date

@@ -4,6 +4,7 @@
 // damaged state store and act on it.
 import Foundation
 import GRDB
+import Tunnel
 
 /// A damaged row: the state store's file was changed by something other than spoolrun.
 struct CorruptRow: Error, CustomStringConvertible {

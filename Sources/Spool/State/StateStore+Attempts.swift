@@ -3,6 +3,7 @@
 // removed (FailedRetention).
 import Foundation
 import GRDB
+import Tunnel
 
 /// A tunnel file that is being tried again.
 public struct AttemptRecord: Sendable, Equatable {

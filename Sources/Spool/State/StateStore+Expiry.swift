@@ -2,6 +2,7 @@
 // spool.archive_days): which deliveries are due to go, and what went.
 import Foundation
 import GRDB
+import Tunnel
 
 extension StateStore {
     /// Deliveries received before `retainedSince`, or whose envelope's `expires` has passed

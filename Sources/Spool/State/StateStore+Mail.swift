@@ -1,6 +1,7 @@
 // The state store's mail side: the outbox queue (DESIGN §6) and the read-receipt records.
 import Foundation
 import GRDB
+import Tunnel
 
 extension StateStore {
     /// Inserts each entry once: its uid is derived from what caused it, so a repeat is ignored.

@@ -2,6 +2,7 @@
 // from the state store's own rows, so totals survive restarts and only ever grow.
 import Foundation
 import GRDB
+import Tunnel
 
 extension StateStore {
     /// The store's side of a metrics snapshot, read in one transaction so the figures agree.

@@ -2,6 +2,7 @@
 // again, and what their deliveries hold now.
 import Foundation
 import GRDB
+import Tunnel
 
 /// Which archived messages `reprocess` renders again.
 public enum ReprocessSelection: Sendable, Equatable {

@@ -6,6 +6,7 @@
 // back, with a receipt token that counts again, into whichever mailbox the address has then.
 import Foundation
 import GRDB
+import Tunnel
 
 /// Why a message left a recipient's mailbox; the tombstone keeps it.
 public enum RemovalReason: String, Sendable, CaseIterable {

@@ -5,6 +5,7 @@
 import Foundation
 import GRDB
 import Crypto
+import Tunnel
 
 public struct StateStoreError: Error, CustomStringConvertible, Sendable {
     public let path: String

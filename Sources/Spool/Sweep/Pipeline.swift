@@ -3,6 +3,7 @@
 // deliver are sweep stages (ReceiptStage, DeliverStage); expire comes next.
 import Foundation
 import Logging
+import Tunnel
 
 public enum PipelineStep: String, Sendable, CaseIterable {
     case lock, intake, parse, sanitize, render, queue, archive, receipts, deliver, expire

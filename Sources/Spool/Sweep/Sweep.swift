@@ -3,6 +3,7 @@
 import Foundation
 import Crypto
 import Logging
+import Tunnel
 
 public struct SweepSummary: Sendable, Equatable {
     public var accepted = 0

@@ -4,6 +4,7 @@
 // quarantined or tried again while the rest of the sweep goes on.
 import Foundation
 import Crypto
+import Tunnel
 
 enum SweepFault {
     /// File system errors that say the disk, not the file, is the problem. A refused

@@ -7,6 +7,7 @@ import Logging
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 extension RenderStageTests {
     func sweepWithExpiry(at date: Date) throws -> SweepSummary {

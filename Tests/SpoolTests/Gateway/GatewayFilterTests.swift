@@ -10,6 +10,7 @@ import Mail
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 /// A sendmail stand-in run as a real program: `SCRIPT -i -f FROM -- RCPT...` with the message
 /// on stdin. Each call is kept in calls/N (argv one per line, stdin, status); the exit status

@@ -6,6 +6,7 @@ import Foundation
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 final class PasswordFloorTests: XCTestCase {
     let address = "bob@ext.example"

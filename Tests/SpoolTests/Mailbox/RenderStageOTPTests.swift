@@ -5,6 +5,7 @@ import Foundation
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 extension RenderStageTests {
     func deliverOTP(_ original: [UInt8], to recipients: [String], passwords: [String: String], name: String) throws {

@@ -6,6 +6,7 @@ import Logging
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 final class RenderStageTests: XCTestCase {
     var dir: TemporaryDirectory!

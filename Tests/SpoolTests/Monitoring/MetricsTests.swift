@@ -7,6 +7,7 @@ import Logging
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 final class MetricsTests: XCTestCase {
     var dir: TemporaryDirectory!

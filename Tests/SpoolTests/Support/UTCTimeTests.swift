@@ -4,6 +4,7 @@ import Foundation
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 final class UTCTimeTests: XCTestCase {
     static func formatter(_ format: String) -> DateFormatter {

@@ -5,6 +5,7 @@ import Logging
 @testable import Spool
 import TestSupport
 import XCTest
+@testable import Tunnel
 
 final class SweepRecordTests: XCTestCase {
     func testAcceptedMessageIsRecordedWithIdDigestSenderRecipientsDeliveryAndTimes() throws {

@@ -7,7 +7,7 @@ import Foundation
 public enum PasswordFloor {
     public static let minimumLength = 12
     /// Fewer distinct characters than this ("aaaaaaaaaaaa", "abababababab") is a pattern.
-    static let minimumDistinct = 4
+    package static let minimumDistinct = 4
 
     /// Why `password` is too weak for `address`, as the end of a sentence about "the password
     /// for ADDRESS" ("is too short (8 characters, at least 12)"), or nil when it is strong
@@ -27,7 +27,7 @@ public enum PasswordFloor {
     }
 
     /// Lower case, letters and digits only: the form CommonPasswords lists.
-    static func comparable(_ text: String) -> String {
+    package static func comparable(_ text: String) -> String {
         String(text.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || ("0"..."9").contains($0) }
             .map(Character.init))
     }
@@ -35,7 +35,7 @@ public enum PasswordFloor {
     /// The address, its local part or its domain's labels, repeated or with only digits
     /// around them ("bob@ext.example", "bobbobbobbob", "bob123456789", "bobexample2026"):
     /// the first thing a guesser who knows the address tries.
-    static func isMadeFrom(address: String, _ plain: String) -> Bool {
+    package static func isMadeFrom(address: String, _ plain: String) -> Bool {
         let lowered = address.lowercased()
         let local = lowered.split(separator: "@").first.map(String.init) ?? lowered
         var parts = Set(lowered.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))

@@ -113,7 +113,7 @@ public struct TunnelEnvelope: Sendable, Equatable {
         return [UInt8](data)
     }
 
-    static func isValidID(_ id: String) -> Bool {
+    package static func isValidID(_ id: String) -> Bool {
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
         return (8...128).contains(id.utf8.count) && id.utf8.allSatisfy(allowed.contains)
     }
@@ -121,7 +121,7 @@ public struct TunnelEnvelope: Sendable, Equatable {
     /// RFC 3339 date-time (§5.6): `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`. Parsed by
     /// hand because ISO8601DateFormatter builds an ICU formatter per call, which cost more
     /// than the signature check in the intake profile.
-    static func parseTime(_ text: String) -> Date? {
+    package static func parseTime(_ text: String) -> Date? {
         let b = Array(text.utf8)
         func digits(_ at: Int, _ count: Int) -> Int? {
             guard at + count <= b.count else { return nil }
@@ -176,12 +176,12 @@ public struct TunnelEnvelope: Sendable, Equatable {
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
-    static func formatTime(_ date: Date) -> String { UTCTime.rfc3339(date) }
+    package static func formatTime(_ date: Date) -> String { UTCTime.rfc3339(date) }
 
     /// The envelope's times are whole seconds, as formatTime writes them: a fraction is
     /// accepted and dropped, so that an envelope reads the same after being written again
     /// (found by fuzzing: "10:00:00.0888Z" was kept when read and lost when written).
-    static func wholeSeconds(_ date: Date) -> Date { Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)) }
+    package static func wholeSeconds(_ date: Date) -> Date { Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)) }
 
     /// The JSON shape; types are enforced by the decoder, presence and values above.
     private struct RawEnvelope: Decodable {

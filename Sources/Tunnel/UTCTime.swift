@@ -4,14 +4,14 @@
 // writes; parsing RFC 3339 is in TunnelEnvelope.parseTime.
 import Foundation
 
-enum UTCTime {
-    struct Fields {
+package enum UTCTime {
+    package struct Fields {
         var year, month, day, hour, minute, second, millisecond, weekday: Int
     }
 
     /// The calendar fields of `date` in UTC (proleptic Gregorian), rounded to the nearest
     /// millisecond first, as Foundation's formatters do.
-    static func fields(_ date: Date) -> Fields {
+    package static func fields(_ date: Date) -> Fields {
         let total = Int((date.timeIntervalSince1970 * 1000).rounded())
         let seconds = total >= 0 ? total / 1000 : (total - 999) / 1000
         let millisecond = total - seconds * 1000
@@ -38,23 +38,23 @@ enum UTCTime {
     }
 
     /// RFC 3339 in UTC to the second: "2026-11-25T10:00:00Z".
-    static func rfc3339(_ date: Date) -> String {
+    package static func rfc3339(_ date: Date) -> String {
         let f = fields(date)
         return "\(pad(f.year, 4))-\(pad(f.month, 2))-\(pad(f.day, 2))T\(pad(f.hour, 2)):\(pad(f.minute, 2)):\(pad(f.second, 2))Z"
     }
 
     /// The state store's form, as GRDB writes a Date: "2026-11-25 10:00:00.000" (UTC), so
     /// that rows written either way compare and read back alike.
-    static func database(_ date: Date) -> String {
+    package static func database(_ date: Date) -> String {
         let f = fields(date)
         return "\(pad(f.year, 4))-\(pad(f.month, 2))-\(pad(f.day, 2)) \(pad(f.hour, 2)):\(pad(f.minute, 2)):\(pad(f.second, 2)).\(pad(f.millisecond, 3))"
     }
 
-    static func database(_ date: Date?) -> String? { date.map(database) }
+    package static func database(_ date: Date?) -> String? { date.map(database) }
 
     /// "YYYY-MM-DD HH:MM:SS.SSS" (the form `database` writes; a "T" for the space, and no or
     /// any number of fraction digits, are taken too), in UTC. Nil for anything else.
-    static func parseDatabase(_ text: String) -> Date? {
+    package static func parseDatabase(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count >= 19, b[10] == UInt8(ascii: " ") || b[10] == UInt8(ascii: "T") else { return nil }
         var iso = Array("0000-00-00T00:00:00".utf8)
@@ -65,18 +65,18 @@ enum UTCTime {
         return TunnelEnvelope.parseTime(String(decoding: iso + Array(rest) + [UInt8(ascii: "Z")], as: UTF8.self))
     }
 
-    static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+    package static let monthNames = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                              "October", "November", "December"]
-    static let weekdayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    package static let weekdayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
 
     /// For people, in the mail texts: "25 November 2026 at 10:00 UTC".
-    static func human(_ date: Date) -> String {
+    package static func human(_ date: Date) -> String {
         let f = fields(date)
         return "\(f.day) \(monthNames[f.month - 1]) \(f.year) at \(pad(f.hour, 2)):\(pad(f.minute, 2)) UTC"
     }
 
     /// RFC 5322 §3.3 in UTC: "Wed, 25 Nov 2026 10:00:00 +0000".
-    static func rfc5322(_ date: Date) -> String {
+    package static func rfc5322(_ date: Date) -> String {
         let f = fields(date)
         return "\(weekdayNames[f.weekday]), \(pad(f.day, 2)) \(monthNames[f.month - 1].prefix(3)) \(pad(f.year, 4)) "
             + "\(pad(f.hour, 2)):\(pad(f.minute, 2)):\(pad(f.second, 2)) +0000"

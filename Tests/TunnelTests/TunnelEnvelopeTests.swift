@@ -1,8 +1,8 @@
 // The envelope's rules (DESIGN §4), one case per rule.
 import Crypto
 import Foundation
-@testable import Spool
 import XCTest
+@testable import Tunnel
 
 final class TunnelEnvelopeTests: XCTestCase {
     let valid: [String: Any] = [

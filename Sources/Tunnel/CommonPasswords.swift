@@ -1,11 +1,11 @@
 // The short list of common passwords that PasswordFloor refuses even though they are long
 // enough (issue 15): the first guesses of any offline attack on a key bundle in www/k/.
 // Kept small on purpose: it catches the obvious, the length floor does the rest.
-enum CommonPasswords {
+package enum CommonPasswords {
     /// Each entry as compared: lower case, letters and digits only (PasswordFloor.comparable),
     /// so "Password-1234" and "PASSWORD 1234" match "password1234". Entries shorter than
     /// PasswordFloor.minimumLength would be refused for their length anyway, so none are here.
-    static let list: Set<String> = [
+    package static let list: Set<String> = [
         // digit runs and keyboard walks
         "123456789012", "1234567890123", "12345678901234", "123456789000", "012345678901",
         "098765432109", "098765432112", "123123123123", "123456123456", "121212121212",

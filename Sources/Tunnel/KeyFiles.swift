@@ -7,6 +7,11 @@ public struct KeyFileError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let problem: String
     public var description: String { "\(path): \(problem)" }
+
+    package init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
 }
 
 public enum KeyFiles {
@@ -39,19 +44,5 @@ public enum KeyFiles {
         do { return try Certificate(contentsOf: path) } catch {
             throw KeyFileError(path: path, problem: "is not a usable \(role) certificate (\(error))")
         }
-    }
-
-    /// The portal's tunnel opener: every configured key pair, every pinned certificate.
-    public static func tunnelOpener(for config: SpoolrunConfig) throws -> TunnelOpener {
-        let pairs = try config.recipientKeys.map { paths -> TunnelKeyPair in
-            let key = try loadPrivateKey(paths.key)
-            let cert = try loadCertificate(paths.cert, role: "tunnel recipient")
-            guard cert.matches(key) else {
-                throw KeyFileError(path: paths.cert, problem: "does not belong to the private key \(paths.key)")
-            }
-            return TunnelKeyPair(key: key, certificate: cert)
-        }
-        let pinned = try config.gatewayCerts.map { try loadCertificate($0, role: "pinned gateway") }
-        return TunnelOpener(keyPairs: pairs, pinned: pinned)
     }
 }

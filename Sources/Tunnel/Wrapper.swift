@@ -24,8 +24,26 @@ public struct WrapError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// The gateway's side of the tunnel: the addresses of DESIGN §4, the pair it signs with and
+/// the certificates it encrypts to (files; the key is checked like every private key).
+public struct TunnelSender: Sendable {
+    public var webmailRecipient: String
+    public var webmailSender: String
+    public var senderKey: String
+    public var senderCert: String
+    public var recipientCerts: [String]
+
+    public init(webmailRecipient: String, webmailSender: String, senderKey: String, senderCert: String, recipientCerts: [String]) {
+        self.webmailRecipient = webmailRecipient
+        self.webmailSender = webmailSender
+        self.senderKey = senderKey
+        self.senderCert = senderCert
+        self.recipientCerts = recipientCerts
+    }
+}
+
 public enum Wrapper {
-    public static func wrap(_ original: [UInt8], config: GatewayConfig, options: WrapOptions,
+    public static func wrap(_ original: [UInt8], sender config: TunnelSender, options: WrapOptions,
                             now: Date = Date()) throws -> [UInt8] {
         guard !original.isEmpty else { throw WrapError(message: "the original message on standard input is empty") }
         let sender: String
@@ -92,11 +110,11 @@ public enum Wrapper {
         return Array(header.utf8) + sealed
     }
 
-    static func randomToken(_ length: Int) -> String {
+    package static func randomToken(_ length: Int) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         var rng = SystemRandomNumberGenerator()
         return String((0..<length).map { _ in alphabet[Int(rng.next(upperBound: UInt64(alphabet.count)))] })
     }
 
-    static func rfc5322Date(_ date: Date) -> String { UTCTime.rfc5322(date) }
+    package static func rfc5322Date(_ date: Date) -> String { UTCTime.rfc5322(date) }
 }

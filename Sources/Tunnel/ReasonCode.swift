@@ -19,7 +19,7 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
     /// an error about its content, after spool.max_attempts sweeps for one that may pass.
     case renderFailed = "render-failed"
 
-    init(_ failure: TunnelFailure) {
+    package init(_ failure: TunnelFailure) {
         // The crypto layer's failures are a subset of the spool's codes, spelled the same.
         self = ReasonCode(rawValue: failure.rawValue)!
     }
@@ -39,7 +39,7 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The .reason file: the code alone on the first line, then the sentence; when the file
     /// was quarantined under a shortened name, a last line names the spool file it was.
-    func reasonFile(spoolName: String? = nil) -> String {
+    package func reasonFile(spoolName: String? = nil) -> String {
         "\(code.rawValue)\n\(sentence)\n" + (spoolName.map { "spool-name: \($0)\n" } ?? "")
     }
 }

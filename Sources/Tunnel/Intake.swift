@@ -15,7 +15,7 @@ public struct AcceptedTunnel: Sendable {
     public let signatureDigest: String
 
     /// The same, without the original's bytes: what the sweep keeps once they are sealed.
-    func withoutOriginal() -> AcceptedTunnel {
+    package func withoutOriginal() -> AcceptedTunnel {
         AcceptedTunnel(envelope: envelope, original: [], signerFingerprint: signerFingerprint,
                        contentEncryption: contentEncryption, signatureDigest: signatureDigest)
     }
@@ -29,10 +29,10 @@ public struct Intake: Sendable {
     /// How far in the future `created` may lie (clock skew between gateway and portal).
     public static let allowedFutureSkew: TimeInterval = 5 * 60
 
-    public init(config: SpoolrunConfig, opener: TunnelOpener) {
-        self.recipientAddress = config.recipientAddress
-        self.senderAddress = config.senderAddress
-        self.maxAge = TimeInterval(config.maxAgeDays) * 86_400
+    public init(recipientAddress: String, senderAddress: String, maxAgeDays: Int, opener: TunnelOpener) {
+        self.recipientAddress = recipientAddress
+        self.senderAddress = senderAddress
+        self.maxAge = TimeInterval(maxAgeDays) * 86_400
         self.opener = opener
     }
 
