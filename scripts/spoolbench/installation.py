@@ -47,9 +47,9 @@ class Installation:
             for f in glob.glob(os.path.join(self.spool, sub, "*")):
                 os.unlink(f)
         shutil.rmtree(self.state)
-        # copytree keeps each file's mode (copy2): the state folder stays 0700, its files 0600.
+        # copytree keeps the modes (copy2, copystat): the state folder stays 0700, its files
+        # 0600, as the state folder's privacy check demands.
         shutil.copytree(self._fresh_state, self.state, symlinks=True)
-        shutil.copystat(self._fresh_state, self.state)
         shutil.rmtree(os.path.join(self.www, "m"), ignore_errors=True)
         shutil.rmtree(os.path.join(self.www, "k"), ignore_errors=True)
         self.deliver(messages)
