@@ -14,6 +14,8 @@ public func spoolrunFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
 }
 
 /// libFuzzer's driver (compiler-rt, LLVM 11 and later).
+// The C symbol's own name.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,

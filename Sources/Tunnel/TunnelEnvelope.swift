@@ -190,6 +190,8 @@ public struct TunnelEnvelope: Sendable, Equatable {
         var created: String?
         var sender: String?
         var recipients: [String]?
+        // The envelope's JSON key (DESIGN §3), decoded by name.
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         var read_receipt: Bool?
         var delivery: String?
         var expires: String?

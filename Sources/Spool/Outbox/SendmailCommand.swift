@@ -160,7 +160,7 @@ extension SendmailCommand {
     /// An anonymous memory file (close-on-exec) holding `message`, positioned at its start.
     static func messageFile(_ message: [UInt8]) -> Result<Int32, Problem> {
         guard let memfdCreate else { return .failure(Problem(description: "memfd_create is not available")) }
-        let fd = memfdCreate("spoolrun-mail", 1 /* MFD_CLOEXEC */)
+        let fd = memfdCreate("spoolrun-mail", 1)  // 1: MFD_CLOEXEC
         guard fd >= 0 else { return .failure(Problem(description: "cannot make a memory file: \(String(cString: strerror(errno)))")) }
         let written: Bool = message.withUnsafeBytes { raw in
             var offset = 0
