@@ -28,6 +28,9 @@ let package = Package(
                        providers: [.apt(["libqpdf-dev"])]),
         .systemLibrary(name: "CHaru", path: "Sources/CHaru",
                        providers: [.apt(["libhpdf-dev"])]),
+        // The Linux calls Swift's Glibc module does not declare (syncfs, memfd_create, pipe2,
+        // posix_spawn_file_actions_addclosefrom_np, mallopt): glibc itself, nothing to link.
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
 
         .target(name: "Crypto", dependencies: ["COpenSSL"], path: "Sources/Crypto"),
         .target(name: "Mail", dependencies: ["CGMime"], path: "Sources/Mail"),
@@ -42,7 +45,7 @@ let package = Package(
         .target(
             name: "Spool",
             dependencies: [
-                "Tunnel", "Crypto", "Mail", "Render",
+                "Tunnel", "Crypto", "Mail", "Render", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -82,19 +82,8 @@ public enum FileSystem {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open directory", errno: errno) }
         defer { close(fd) }
-        guard let syncfs = Self.syncfs else {
-            sync()  // no syncfs: flush everything, which is slower but as durable
-            return
-        }
-        guard syncfs(fd) == 0 else { throw FileSystemError(path: path, operation: "syncfs", errno: errno) }
+        guard System.syncFileSystem(holding: fd) == 0 else { throw FileSystemError(path: path, operation: "syncfs", errno: errno) }
     }
-
-    /// glibc declares syncfs only under _GNU_SOURCE, which the Glibc module does not set,
-    /// so it is looked up at run time.
-    private static let syncfs: (@convention(c) (Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Int32).self)
-    }()
 
     public static func makeDirectory(_ path: String, mode: mode_t) throws {
         // One mkdir(2) in the common cases (made, or there already): the render step makes a

@@ -6,22 +6,13 @@
 // fills new ones. A fixed threshold keeps every buffer of 1 MiB or more in its own mapping,
 // returned to the system the moment it is freed (measured on an OTP PDF with 20 MiB of
 // attachments: peak RSS 240 MiB before, 188 MiB after; make bench prints it).
-#if canImport(Glibc)
-import Glibc
-#endif
 
 enum ProcessMemory {
     static let mmapThreshold: Int32 = 1 << 20
-    /// M_MMAP_THRESHOLD in <malloc.h>, which Swift's Glibc module does not import.
-    private static let mMmapThreshold: Int32 = -3
 
-    /// Idempotent; called once per sweep before any large buffer exists. A C library
-    /// without glibc's mallopt (musl) is left as it is.
+    /// Idempotent; called once per sweep before any large buffer exists. Should glibc refuse
+    /// the value, memory is used as before: nothing to report.
     static func returnLargeBuffersWhenFreed() {
-        #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(mMmapThreshold, mmapThreshold)
-        #endif
+        _ = System.setMmapThreshold(mmapThreshold)
     }
 }
