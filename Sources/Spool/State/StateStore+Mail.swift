@@ -241,3 +241,18 @@ public struct ReceiptLogPosition: Codable, Sendable, Equatable {
     /// and written again (copytruncate) no longer starts the same.
     public var head: String?
 }
+
+extension StateStore {
+    /// A mailbox's deliveries, newest first.
+    public func deliveries(mailboxID: String) throws -> [DeliveryRecord] {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM deliveries WHERE mailbox_id = ? ORDER BY received_at DESC, message_id DESC
+                    """, arguments: [mailboxID]).map { row in
+                    try Self.delivery(row)
+                }
+            }
+        }
+    }
+}

@@ -70,4 +70,15 @@ extension StateStore {
                            result: try row.value("result", in: t), accepted: try row.value("accepted", in: t),
                            rejected: try row.value("rejected", in: t), error: try row.optional("error", in: t))
     }
+
+    public func recordSweep(_ s: SweepRecord) throws {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO sweeps (started_at, duration_ms, result, accepted, rejected, error)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [UTCTime.database(s.startedAt), s.durationMS, s.result, s.accepted, s.rejected, s.error])
+            }
+        }
+    }
 }

@@ -1,7 +1,8 @@
-// The recipients table and what admin commands change in it (issue 16: all SQL in State/):
+// The recipients and settings tables, and what admin commands change in them (issue 16: all SQL in State/):
 // the figures `recipient list` shows, a recipient's deletion (with its tombstones) and a new
 // key pair after a reset.
 import Foundation
+import Crypto
 import GRDB
 
 extension StateStore {
@@ -51,6 +52,39 @@ extension StateStore {
             try pool.write { db in
                 try db.execute(sql: "UPDATE recipients SET public_key = ? WHERE address = ?", arguments: [Data(publicKey), address])
                 try queue([notice], db)
+            }
+        }
+    }
+
+    /// The installation's 32-byte salt (docs/sealed-format.md §2), made on first use.
+    /// Not a secret: it is published in www/portal.json.
+    public func installationSalt() throws -> [UInt8] {
+        try wrap {
+            try pool.write { db in
+                if let existing = try Data.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'installation_salt'") {
+                    return [UInt8](existing)
+                }
+                let salt = SecureRandom.bytes(32)
+                try db.execute(sql: "INSERT INTO settings (key, value) VALUES ('installation_salt', ?)", arguments: [Data(salt)])
+                return salt
+            }
+        }
+    }
+
+    /// The known recipients among `addresses` (normalised).
+    public func recipients(_ addresses: [String]) throws -> [String: RecipientRecord] {
+        guard !addresses.isEmpty else { return [:] }
+        return try wrap {
+            try pool.read { db in
+                var found: [String: RecipientRecord] = [:]
+                for row in try Self.rows(db, in: addresses, { "SELECT * FROM recipients WHERE address IN (\($0))" }) {
+                    let r = RecipientRecord(address: try row.value("address", in: "recipients"),
+                                            mailboxID: try row.value("mailbox_id", in: "recipients"),
+                                            publicKey: try row.bytes("public_key", in: "recipients"),
+                                            createdAt: try row.date("created_at", in: "recipients"))
+                    found[r.address] = r
+                }
+                return found
             }
         }
     }
