@@ -50,9 +50,9 @@ public struct ReceiptStage: SweepStage {
         var reads: [(hash: String, readAt: Date)] = []
         var mdns: [OutboxEntry] = []
         if context.config.readReceipts && !firstRead.isEmpty {
-            let key = try OutboxKey.loadOrCreate(path: context.config.outboxKey)
-            let tokens = try ReceiptTokens(key: key)
-            let composer = try MailComposer(config: context.config, key: key)
+            // The sweep's keys and composer, built once (the render step may have built them).
+            let services = try context.services.mailbox(config: context.config, store: store)
+            let (tokens, composer) = (services.receipts, services.composer)
             let known = try store.deliveries(receiptHashes: Array(firstRead.keys))
             let answered = try store.receiptsAlreadyRead(Array(known.keys))
             for (hash, delivery) in known.sorted(by: { $0.key < $1.key }) where !answered.contains(hash) {
