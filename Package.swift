@@ -40,8 +40,11 @@ let package = Package(
         // passwords with Crypto's generator.
         .target(name: "Render", dependencies: ["Mail", "Crypto", "CLibXML2", "CHaru", "CQPDF", .product(name: "Mustache", package: "swift-mustache")],
                 path: "Sources/Render", resources: [.embedInCode("Templates")]),
-        // The tunnel of DESIGN §4, both sides: the envelope, the intake checks, wrap.
-        .target(name: "Tunnel", dependencies: ["Crypto", "Mail"], path: "Sources/Tunnel"),
+        // The tunnel of DESIGN §4, both sides, end to end: the outer message, CMS decryption and
+        // the pinned signature, the signed entity, the payload, the envelope, the intake checks
+        // and wrap. It reads MIME and CMS itself (GMime and OpenSSL behind its own types, with
+        // Mail's and Crypto's package-level helpers), so no tunnel rule lives elsewhere.
+        .target(name: "Tunnel", dependencies: ["Crypto", "Mail", "COpenSSL", "CGMime"], path: "Sources/Tunnel"),
         .target(
             name: "Spool",
             dependencies: [
@@ -79,7 +82,7 @@ let package = Package(
         .testTarget(name: "CLibraryTests", dependencies: ["COpenSSL", "CGMime", "CLibXML2", "CQPDF", "CHaru"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Tunnel", "Crypto", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
-        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "Crypto", "TestSupport"]),
+        .testTarget(name: "TunnelTests", dependencies: ["Tunnel", "Crypto", "Mail", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Render", "Crypto"]),
     ]

@@ -10,6 +10,7 @@ import Foundation
 import Logging
 import Mail
 import Spool
+import Tunnel
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("spoolrun-bench: \(message)\n".utf8))

@@ -12,7 +12,7 @@ struct BERElement {
     let end: Int            // first byte after the element
 }
 
-struct BERWalker {
+package struct BERWalker {
     let bytes: [UInt8]
     private static let maxDepth = 32
 
@@ -68,7 +68,7 @@ struct BERWalker {
     /// ContentInfo -> [0] -> (Auth)EnvelopedData -> (Auth)EncryptedContentInfo ->
     /// contentEncryptionAlgorithm -> algorithm OID; returns the OID's full DER encoding.
     /// RFC 5652 §6.1 and RFC 5083 §2.1 give the same shape for both structures.
-    static func contentEncryptionOID(in der: [UInt8]) throws -> [UInt8] {
+    package static func contentEncryptionOID(in der: [UInt8]) throws -> [UInt8] {
         let w = BERWalker(bytes: der)
         let contentInfo = try w.element(at: 0, limit: der.count)
         let ciChildren = try w.children(of: contentInfo)
@@ -98,7 +98,7 @@ extension BERWalker {
     /// RFC 5652 §5.1: SignedData ::= SEQUENCE { version, digestAlgorithms SET,
     /// encapContentInfo, certificates [0] IMPLICIT OPTIONAL, crls [1] IMPLICIT OPTIONAL,
     /// signerInfos SET }. Returns nil when the input does not have that shape.
-    static func signedDataWithoutCertificates(_ der: [UInt8]) -> [UInt8]? {
+    package static func signedDataWithoutCertificates(_ der: [UInt8]) -> [UInt8]? {
         let w = BERWalker(bytes: der)
         guard let contentInfo = try? w.element(at: 0, limit: der.count), contentInfo.tag == 0x30,
               let ci = try? w.children(of: contentInfo), ci.count == 2, ci[0].tag == 0x06, ci[1].tag == 0xa0,

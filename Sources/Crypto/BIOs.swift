@@ -4,11 +4,11 @@
 // allocating, copying and cleansing again and again.
 internal import COpenSSL
 
-enum MemoryBIO {
+package enum MemoryBIO {
     /// A read-only BIO over a copy of `bytes` that reports a clean EOF at its end.
     /// `BIO_set_mem_eof_return(bio, 0)` matters: by default a memory BIO says "retry" at its
     /// end, and SMIME_read_CMS then fails with "not enough data".
-    static func reading(_ bytes: [UInt8]) -> OpaquePointer {
+    package static func reading(_ bytes: [UInt8]) -> OpaquePointer {
         let bio = BIO_new(BIO_s_mem())!
         if !bytes.isEmpty {
             _ = bytes.withUnsafeBytes { BIO_write(bio, $0.baseAddress, Int32($0.count)) }
@@ -19,7 +19,7 @@ enum MemoryBIO {
 
     /// Lends `body` a read-only BIO over `bytes` themselves (BIO_new_mem_buf: no copy, and a
     /// clean EOF at the end since static data cannot grow). The BIO must not outlive `body`.
-    static func borrowing<T>(_ bytes: [UInt8], _ body: (OpaquePointer) throws -> T) throws -> T {
+    package static func borrowing<T>(_ bytes: [UInt8], _ body: (OpaquePointer) throws -> T) throws -> T {
         guard bytes.count <= Int(Int32.max) else { throw OpenSSLError(operation: "more than 2 GB for one BIO", reasons: []) }
         return try bytes.withUnsafeBytes { buf in
             // A zero-length buffer still needs a non-nil pointer: BIO_new_mem_buf(NULL, 0) fails.
@@ -35,10 +35,10 @@ enum MemoryBIO {
         }
     }
 
-    static func writing() -> OpaquePointer { BIO_new(BIO_s_mem())! }
+    package static func writing() -> OpaquePointer { BIO_new(BIO_s_mem())! }
 
     /// Copies everything written to a memory BIO.
-    static func contents(_ bio: OpaquePointer) -> [UInt8] {
+    package static func contents(_ bio: OpaquePointer) -> [UInt8] {
         var ptr: UnsafeMutablePointer<CChar>? = nil
         let len = spoolrun_BIO_get_mem_data(bio, &ptr)
         guard len > 0, let ptr else { return [] }
@@ -50,17 +50,17 @@ enum MemoryBIO {
 
 /// A write-only BIO that appends straight to a Swift array: OpenSSL's output lands once, in
 /// the memory that becomes the result.
-final class ArraySinkBIO {
+package final class ArraySinkBIO {
     private(set) var bytes: [UInt8] = []
 
     /// `expected` reserves the array up front (an upper bound is best: unused capacity is
     /// never touched, so it costs address space, not resident memory).
-    init(expected: Int = 0) {
+    package init(expected: Int = 0) {
         if expected > 0 { bytes.reserveCapacity(expected) }
     }
 
     /// Lends `body` a BIO that appends to `bytes`; the BIO must not outlive `body`.
-    func withBIO<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    package func withBIO<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         guard let bio = BIO_new(Self.method) else { throw OpenSSLError.drain("BIO_new (array sink)") }
         defer { BIO_free(bio) }
         return try withExtendedLifetime(self) {
@@ -71,7 +71,7 @@ final class ArraySinkBIO {
     }
 
     /// Takes the collected bytes out of the sink.
-    func take() -> [UInt8] {
+    package func take() -> [UInt8] {
         defer { bytes = [] }
         return bytes
     }

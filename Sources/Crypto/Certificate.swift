@@ -5,7 +5,7 @@ internal import COpenSSL
 public final class Certificate: @unchecked Sendable {
     // @unchecked Sendable: the X509 object is never mutated after it is created or loaded,
     // and OpenSSL 3 allows concurrent read-only use of one X509 from several threads.
-    let ref: OpaquePointer
+    package let ref: OpaquePointer
 
     init(taking ref: OpaquePointer) { self.ref = ref }
     deinit { X509_free(ref) }
@@ -49,7 +49,7 @@ public final class Certificate: @unchecked Sendable {
     }
 
     /// SHA-256 of a borrowed X509's DER.
-    static func fingerprint(of x509: OpaquePointer?) -> String { SHA256.hex(der(of: x509)) }
+    package static func fingerprint(of x509: OpaquePointer?) -> String { SHA256.hex(der(of: x509)) }
 
     public var pem: String {
         let bio = MemoryBIO.writing()

@@ -7,22 +7,27 @@ public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
     public let operation: String
     public let reasons: [String]
 
+    package init(operation: String, reasons: [String]) {
+        self.operation = operation
+        self.reasons = reasons
+    }
+
     public var description: String {
         reasons.isEmpty ? operation : "\(operation): \(reasons.joined(separator: "; "))"
     }
 
     /// Drains the queue into an error for `operation`.
-    static func drain(_ operation: String) -> OpenSSLError {
+    package static func drain(_ operation: String) -> OpenSSLError {
         OpenSSLError(operation: operation, reasons: OpenSSLErrorQueue.drain())
     }
 }
 
-enum OpenSSLErrorQueue {
-    static func clear() { ERR_clear_error() }
+package enum OpenSSLErrorQueue {
+    package static func clear() { ERR_clear_error() }
 
     /// Reads every queued error. `ERR_error_string_n` alone often says only "certificate
     /// verify error"; the useful reason is in the `data` out-parameter of ERR_get_error_all.
-    static func drain() -> [String] {
+    package static func drain() -> [String] {
         var out: [String] = []
         while true {
             var data: UnsafePointer<CChar>? = nil

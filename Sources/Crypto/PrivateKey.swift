@@ -5,7 +5,7 @@ internal import COpenSSL
 public final class PrivateKey: @unchecked Sendable {
     // @unchecked Sendable: the key is never mutated after creation; OpenSSL 3 allows an
     // EVP_PKEY to be used read-only from several threads at once.
-    let ref: OpaquePointer
+    package let ref: OpaquePointer
 
     init(taking ref: OpaquePointer) { self.ref = ref }
     deinit { EVP_PKEY_free(ref) }

@@ -1,13 +1,14 @@
 // GMime must be initialised once per process before any parser is used.
-internal import CGMime
+// package: the tunnel's readers (the Tunnel target) use these helpers with the C types.
+package import CGMime
 
-enum GMimeRuntime {
+package enum GMimeRuntime {
     private static let initialized: Bool = {
         g_mime_init()
         return true
     }()
 
-    static func ensure() { _ = initialized }
+    package static func ensure() { _ = initialized }
 }
 
 /// Owned GObject references are released through this one helper.
@@ -60,9 +61,9 @@ extension GMimeStreamAccess {
 enum GMimeStreamAccess {}
 
 /// Parsing and decoding shared by the readers in this module.
-enum GMimeReading {
+package enum GMimeReading {
     /// Parses `bytes` as a MIME entity and lends it to `body`; nil when GMime finds none.
-    static func withPart<T>(_ bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeObject>) throws -> T) rethrows -> T? {
+    package static func withPart<T>(_ bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeObject>) throws -> T) rethrows -> T? {
         GMimeRuntime.ensure()
         return try GMimeStreamAccess.withStream(over: bytes) { stream in
             let parser = g_mime_parser_new_with_stream(stream)
@@ -74,7 +75,7 @@ enum GMimeReading {
     }
 
     /// Parses `bytes` as an RFC 5322 message and lends it to `body`.
-    static func withMessage<T>(_ bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeMessage>) throws -> T) rethrows -> T? {
+    package static func withMessage<T>(_ bytes: [UInt8], _ body: (UnsafeMutablePointer<GMimeMessage>) throws -> T) rethrows -> T? {
         GMimeRuntime.ensure()
         return try GMimeStreamAccess.withStream(over: bytes) { stream in
             let parser = g_mime_parser_new_with_stream(stream)
@@ -90,7 +91,7 @@ enum GMimeReading {
     /// decoders, step by step and flushed at the end; other encodings as they are), decoded
     /// straight into the array that is returned. Base64 goes through `GMimeBase64Decoder`,
     /// which gives GMime's result faster.
-    static func decodedContent(_ part: UnsafeMutablePointer<GMimePart>?) -> [UInt8] {
+    package static func decodedContent(_ part: UnsafeMutablePointer<GMimePart>?) -> [UInt8] {
         guard let wrapper = g_mime_part_get_content(part),  // borrowed
               let source = g_mime_data_wrapper_get_stream(wrapper) else { return [] }  // borrowed (GMime 3)
         let encoding = g_mime_data_wrapper_get_encoding(wrapper)
@@ -181,7 +182,7 @@ enum GMimeReading {
     }
 
     /// An object serialised as GMime writes it.
-    static func serialized(_ object: UnsafeMutablePointer<GMimeObject>?) -> [UInt8] {
+    package static func serialized(_ object: UnsafeMutablePointer<GMimeObject>?) -> [UInt8] {
         let out = g_mime_stream_mem_new()!
         defer { unref(out) }
         g_mime_object_write_to_stream(object, nil, out)
@@ -189,7 +190,7 @@ enum GMimeReading {
     }
 
     /// A content type's "type/subtype", lower-cased.
-    static func mediaType(_ ct: UnsafeMutablePointer<GMimeContentType>?) -> (type: String, subtype: String) {
+    package static func mediaType(_ ct: UnsafeMutablePointer<GMimeContentType>?) -> (type: String, subtype: String) {
         func lower(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0).lowercased() } ?? "" }
         return (lower(g_mime_content_type_get_media_type(ct)), lower(g_mime_content_type_get_media_subtype(ct)))
     }

@@ -6,12 +6,12 @@
 // for download unchanged).
 import Glibc
 
-struct MultipartBytes {
+package struct MultipartBytes {
     let bytes: [UInt8]
     /// Each body part (its headers and body), in order.
-    let parts: [Range<Int>]
+    package let parts: [Range<Int>]
 
-    init(_ bytes: [UInt8], boundary: String) throws {
+    package init(_ bytes: [UInt8], boundary: String) throws {
         self.bytes = bytes
         let delimiter = Array("--\(boundary)".utf8)
         var parts: [Range<Int>] = []
@@ -38,7 +38,7 @@ struct MultipartBytes {
     }
 
     /// A part's body: what follows its header block.
-    func body(of part: Int) -> ArraySlice<UInt8> {
+    package func body(of part: Int) -> ArraySlice<UInt8> {
         let range = parts[part]
         let start = Self.headerEnd(bytes, from: range.lowerBound, limit: range.upperBound)
         return bytes[min(start, range.upperBound)..<range.upperBound]

@@ -18,17 +18,4 @@ final class RFC4134Tests: XCTestCase {
         XCTAssertEqual(plain, try bytes("ExContent.bin"))
         XCTAssertEqual(String(decoding: plain, as: UTF8.self), "This is some sample content.")
     }
-
-    func testSample5_3IsRefusedByTheTunnelPolicyBeforeDecryption() throws {
-        // The tunnel opener judges the 3DES cipher before it touches the key.
-        let key = try PrivateKey(bytes: try bytes("BobPrivRSAEncrypt.pri"))
-        let cert = try Certificate(bytes: try bytes("BobRSASignByCarl.cer"))
-        let opener = TunnelOpener(keyPairs: [TunnelKeyPair(key: key, certificate: cert)], pinned: [cert])
-        for sample in ["5.1.bin", "5.2.bin"] {
-            switch opener.decrypt(der: try bytes(sample)) {
-            case .success: XCTFail("\(sample) must not open")
-            case .failure(let r): XCTAssertEqual(r.failure, .weakAlgorithm, "\(sample): \(r)")
-            }
-        }
-    }
 }

@@ -152,25 +152,4 @@ final class ContentDecodingTests: XCTestCase {
             XCTAssertEqual(parsed.attachments.map(\.data), [first, second], "line ends \(eol.debugDescription)")
         }
     }
-
-    func testSignedContentFullOfHyphensIsCutAtTheRealDelimiterOnly() throws {
-        // Hyphen runs, and the delimiter in the middle of a line, must not end the part. (A line
-        // that merely starts with the delimiter is one: RFC 2046 §5.1.1 has senders avoid it.)
-        let content = "Content-Type: text/plain\r\n\r\n---- not yet\r\nx------B inside a line\r\n-----B almost\r\n"
-            + String(repeating: "-", count: 70_000) + "\r\n--\r\n"
-        let text = "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"----B\"\r\n\r\n"
-            + "------B\r\n\(content)\r\n------B\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-            + "MIIBAgYJKoZIhvcNAQcC\r\n\r\n------B--\r\n"
-        let entity = try SignedEntity.parse(Array(text.utf8))
-        XCTAssertEqual(entity.detachedContent, Array(content.utf8))
-    }
-
-    func testTunnelPayloadOfSeveralMegabytesKeepsTheOriginalExactly() throws {
-        let original = Array("From: a@corp.example\r\nSubject: big\r\n\r\n".utf8)
-            + Array(Data(Self.random(2_500_000, seed: 6)).base64EncodedString(options: .lineLength76Characters).utf8) + [13, 10]
-        let payload = try TunnelPayload.build(envelopeJSON: Array("{\"version\":1}".utf8), original: original, boundary: "spoolrun-test")
-        let parsed = try TunnelPayload.parse(payload)
-        XCTAssertEqual(parsed.original, original)
-        XCTAssertEqual(parsed.envelope, Array("{\"version\":1}".utf8))
-    }
 }

@@ -13,4 +13,10 @@ public struct SeededGenerator: RandomNumberGenerator {
     }
 
     public mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// `count` bytes from a generator seeded with `seed`.
+    public static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
 }

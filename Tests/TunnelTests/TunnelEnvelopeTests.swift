@@ -1,8 +1,8 @@
 // The envelope's rules (DESIGN §4), one case per rule.
 import Crypto
 import Foundation
-import XCTest
 @testable import Tunnel
+import XCTest
 
 final class TunnelEnvelopeTests: XCTestCase {
     let valid: [String: Any] = [

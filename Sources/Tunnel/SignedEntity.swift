@@ -4,6 +4,7 @@
 // signature, so that the crypto layer sees no MIME. GMime reads the structure and decodes
 // the signature part; the signed content is cut from the original bytes, because it must
 // be hashed exactly as it was sent.
+import Mail
 internal import CGMime
 
 public struct SignedEntity: Sendable {

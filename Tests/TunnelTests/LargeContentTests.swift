@@ -1,9 +1,10 @@
 // Large contents through the tunnel opener and the sealer: what goes through OpenSSL without
 // intermediate copies (borrowed input, own decryption loop, one-allocation and streamed
 // sealing) comes out byte for byte, and an altered AES-GCM ciphertext is still refused.
-@testable import Crypto
+import Crypto
 import Mail
 import TestSupport
+@testable import Tunnel
 import XCTest
 
 final class LargeContentTests: XCTestCase {

@@ -1,8 +1,9 @@
 // The tunnel's sealer and opener against each other with keys made in the test: what is
 // sealed by a pinned signer opens, and pinning is by certificate, not by name.
-@testable import Crypto
-import Mail
+import Crypto
 import Foundation
+import Mail
+@testable import Tunnel
 import XCTest
 
 final class TunnelCryptoTests: XCTestCase {

@@ -1,6 +1,7 @@
 // The portal side of the S/MIME tunnel: decrypt with one of our tunnel keys, then verify
 // the inner signature against the pinned gateway certificates only (DESIGN §4).
 import Foundation
+import Crypto
 internal import COpenSSL
 
 /// Why a tunnel message could not be opened. The cases mirror the spool's reason codes.

@@ -1,6 +1,7 @@
 // The gateway side of the S/MIME tunnel (`spoolrun wrap`): sign the payload with the
 // webmail-sender key as multipart/signed, then encrypt it to the webmail-recipient certificate.
 import Foundation
+import Crypto
 internal import COpenSSL
 
 public enum TunnelCipher: String, Sendable, CaseIterable {
@@ -77,25 +78,6 @@ public struct TunnelSealer: Sendable {
         defer { BIO_free(out) }
         guard SMIME_write_CMS(out, cms, nil, 0) == 1 else {
             throw OpenSSLError.drain("writing application/pkcs7-mime")
-        }
-        return MemoryBIO.contents(out)
-    }
-}
-
-/// Plain CMS decryption of an S/MIME message, without the tunnel's policy. Used to check
-/// the CMS code path against published samples (RFC 4134).
-public enum CMSDecryptor {
-    public static func decrypt(smime: [UInt8], key: PrivateKey, certificate: Certificate?) throws -> [UInt8] {
-        OpenSSLErrorQueue.clear()
-        defer { OpenSSLErrorQueue.clear() }
-        let inBio = MemoryBIO.reading(smime)
-        defer { BIO_free(inBio) }
-        guard let cms = SMIME_read_CMS(inBio, nil) else { throw OpenSSLError.drain("SMIME_read_CMS") }
-        defer { CMS_ContentInfo_free(cms) }
-        let out = MemoryBIO.writing()
-        defer { BIO_free(out) }
-        guard CMS_decrypt(cms, key.ref, certificate?.ref, nil, out, 0) == 1 else {
-            throw OpenSSLError.drain("CMS_decrypt")
         }
         return MemoryBIO.contents(out)
     }

@@ -1,5 +1,6 @@
 // The signed content of a tunnel message (DESIGN §4): a multipart/mixed entity holding the
 // envelope JSON and the original message.
+import Mail
 internal import CGMime
 
 public struct TunnelPayload: Sendable {

@@ -1,6 +1,8 @@
 // Splitting multipart/signed: the signed part is cut exactly, and the line break before the
 // next delimiter belongs to the delimiter (RFC 2046 §5.1.1), whatever the line endings.
-@testable import Mail
+import Foundation
+import Mail
+@testable import Tunnel
 import XCTest
 
 final class SignedEntityTests: XCTestCase {
@@ -50,6 +52,16 @@ final class SignedEntityTests: XCTestCase {
         XCTAssertThrowsError(try SignedEntity.parse(Array("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x--\r\n".utf8)))
         XCTAssertThrowsError(try SignedEntity.parse(Array("Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAAAA\r\n".utf8)))
     }
-}
 
-import Foundation
+    func testSignedContentFullOfHyphensIsCutAtTheRealDelimiterOnly() throws {
+        // Hyphen runs, and the delimiter in the middle of a line, must not end the part. (A line
+        // that merely starts with the delimiter is one: RFC 2046 §5.1.1 has senders avoid it.)
+        let content = "Content-Type: text/plain\r\n\r\n---- not yet\r\nx------B inside a line\r\n-----B almost\r\n"
+            + String(repeating: "-", count: 70_000) + "\r\n--\r\n"
+        let text = "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"----B\"\r\n\r\n"
+            + "------B\r\n\(content)\r\n------B\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + "MIIBAgYJKoZIhvcNAQcC\r\n\r\n------B--\r\n"
+        let entity = try SignedEntity.parse(Array(text.utf8))
+        XCTAssertEqual(entity.detachedContent, Array(content.utf8))
+    }
+}

@@ -1,5 +1,8 @@
 // The tunnel payload carries the original message unchanged, byte for byte.
-@testable import Mail
+import Foundation
+import Mail
+import TestSupport
+@testable import Tunnel
 import XCTest
 
 final class TunnelPayloadTests: XCTestCase {
@@ -23,5 +26,14 @@ final class TunnelPayloadTests: XCTestCase {
 
     func testBoundaryInsideTheOriginalIsRefused() {
         XCTAssertThrowsError(try TunnelPayload.build(envelopeJSON: envelope, original: Array("x\r\n--b-1\r\n".utf8), boundary: "b-1"))
+    }
+
+    func testTunnelPayloadOfSeveralMegabytesKeepsTheOriginalExactly() throws {
+        let original = Array("From: a@corp.example\r\nSubject: big\r\n\r\n".utf8)
+            + Array(Data(SeededGenerator.bytes(2_500_000, seed: 6)).base64EncodedString(options: .lineLength76Characters).utf8) + [13, 10]
+        let payload = try TunnelPayload.build(envelopeJSON: Array("{\"version\":1}".utf8), original: original, boundary: "spoolrun-test")
+        let parsed = try TunnelPayload.parse(payload)
+        XCTAssertEqual(parsed.original, original)
+        XCTAssertEqual(parsed.envelope, Array("{\"version\":1}".utf8))
     }
 }

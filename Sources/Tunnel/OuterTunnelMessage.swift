@@ -1,5 +1,6 @@
 // The outer tunnel message as the MTA delivered it: who sent it, to whom, and the S/MIME
 // body. Parsed with GMime; the body is returned transfer-decoded (DER).
+import Mail
 internal import CGMime
 
 public struct OuterTunnelMessage: Sendable {
@@ -55,14 +56,5 @@ public struct OuterTunnelMessage: Sendable {
             }
         }
         return out
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }
