@@ -37,6 +37,8 @@ public struct SpoolrunConfig: Sendable {
     public var otpPortalCopy: Bool = true
     public var retentionDays: Int
     public var quotaMB: Int
+    /// The way back (DESIGN §12): how a first contact gets its password, how recipients act.
+    public var wayBack = WayBackSettings()
     // [spool]
     /// How long spool/archive keeps a tunnel file (reprocess needs it); at least the retention.
     public var archiveDays: Int = 365
@@ -115,6 +117,7 @@ public struct SpoolrunConfig: Sendable {
         let otpPortalCopy = try portal?.bool("otp_portal_copy") ?? true
         let retention = try portal?.int("retention_days", range: 1...36500) ?? 90
         let quota = try portal?.int("quota_mb", range: 1...1_000_000) ?? 1024
+        let wayBack = try portal.map(WayBackSettings.read) ?? WayBackSettings()
         try portal?.finish()
         if !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
             throw ConfigError(file: path, key: "portal.url", problem: "must start with https:// or http://")
@@ -164,6 +167,7 @@ public struct SpoolrunConfig: Sendable {
         config.failedDays = failedDays
         config.failedMaxBytes = failedMaxMB * 1_048_576
         config.maxAttempts = maxAttempts
+        config.wayBack = wayBack
         return config
     }
 }

@@ -73,6 +73,38 @@ final class ConfigTests: XCTestCase {
         assertConfigError(minimal + "[spool]\nfailed_dayz = 3\n", key: "spool.failed_dayz")
     }
 
+    func testWayBackSettingsHaveDefaultsAndBadValuesNameTheKey() throws {
+        let defaults = try load(minimal).wayBack
+        XCTAssertEqual(defaults.firstContact, .sender, "absent, first contact stays as it was before the way back")
+        XCTAssertEqual(defaults.inviteDays, 14)
+        XCTAssertEqual(defaults.secondFactor, .optional)
+        XCTAssertTrue(defaults.selfServiceReset)
+        XCTAssertEqual(defaults.requestMaxBytes, 64 * 1024)
+        XCTAssertEqual(defaults.requestsPerHour, 60)
+        let set = try load(minimal + """
+            [portal]
+            first_contact = "invite"
+            invite_days = 3
+            second_factor = "required"
+            self_service_reset = false
+            request_max_kb = 16
+            requests_per_hour = 10
+
+            """).wayBack
+        XCTAssertEqual(set.firstContact, .invite)
+        XCTAssertEqual(set.inviteDays, 3)
+        XCTAssertEqual(set.secondFactor, .required)
+        XCTAssertFalse(set.selfServiceReset)
+        XCTAssertEqual(set.requestMaxBytes, 16 * 1024)
+        XCTAssertEqual(set.requestsPerHour, 10)
+        assertConfigError(minimal + "[portal]\nfirst_contact = \"email\"\n", key: "portal.first_contact")
+        assertConfigError(minimal + "[portal]\nsecond_factor = true\n", key: "portal.second_factor")
+        assertConfigError(minimal + "[portal]\ninvite_days = 0\n", key: "portal.invite_days")
+        assertConfigError(minimal + "[portal]\nrequest_max_kb = 4096\n", key: "portal.request_max_kb")
+        assertConfigError(minimal + "[portal]\nrequests_per_hour = 0\n", key: "portal.requests_per_hour")
+        assertConfigError(minimal + "[portal]\nself_service_reset = \"yes\"\n", key: "portal.self_service_reset")
+    }
+
     func testTunnelKeysAndPinnedCertificatesAreRequired() {
         assertConfigError(minimal.replacingOccurrences(of: "gateway_certs = [\"keys/gw.crt\"]", with: "gateway_certs = []"),
                           key: "tunnel.gateway_certs")
